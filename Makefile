@@ -1,0 +1,43 @@
+# plastic — set-up, runs and checks. `make run` and `make test` each work alone on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run smoke test test-gpu bench lint clean
+
+install: $(STAMP)
+
+# Re-install only when the package's metadata changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: install  ## the default experiment: Oja's rule on scikit-learn's bundled digits
+	$(BIN)/plastic run $(ARGS)
+
+smoke: install  ## every smoke recipe through the real console script
+	@set -e; for recipe in experiments/smoke/*.yaml; do \
+		name=$$(basename $$recipe .yaml); \
+		echo "== experiment=smoke/$$name"; \
+		$(BIN)/plastic run experiment=smoke/$$name $(ARGS); \
+	done
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-gpu: install  ## only the GPU tests (they skip where there is no GPU)
+	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)
+
+bench: install  ## speed against the reference loops, written to docs/benchmarks.md
+	$(BIN)/python -m benchmarks.run $(ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) outputs multirun dist build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

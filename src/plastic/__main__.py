@@ -1,0 +1,3 @@
+from plastic.cli import main
+
+raise SystemExit(main())

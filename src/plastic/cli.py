@@ -1,0 +1,191 @@
+"""The console script: `plastic run [overrides] [-m]`, `plastic list`, `plastic --version`.
+
+`run` hands its arguments to the Hydra app unchanged (so --cfg, --help, -m, hydra.run.dir=...,
+--config-dir keep working) and turns every user mistake into one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+USAGE = """\
+usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hydra app)
+       plastic list                                            models, datasets, experiments
+       plastic --version
+
+  plastic run experiment=bars_oja           reproduce the bar-learning tutorial
+  plastic run -m seed=0,1,2 experiment=bars_oja
+  plastic run resume=outputs/DATE/TIME_oja-bars   continue an interrupted run
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0
+    if argv[0] in ("--version", "-V", "version"):
+        from plastic import __version__
+
+        print(f"plastic {__version__}")
+        return 0
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "list":
+            return list_command()
+        if command == "run":
+            return run_command(rest)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    _error(f"unknown command {command!r}; the commands are: run, list (see plastic --help)")
+    return 2
+
+
+def _error(message: str) -> None:
+    print(f"plastic: error: {message}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- run
+def run_command(args: list[str]) -> int:
+    from plastic.errors import PlasticError
+
+    show_traces = bool(os.environ.get("HYDRA_FULL_ERROR"))
+    # Hydra re-raises instead of printing its own report, so the errors reach us here.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        args = expand_resume(args)
+        from plastic.app import hydra_main, register_resolvers
+        from plastic.config import register_configs
+
+        register_resolvers()
+        register_configs()
+        sys.argv = ["plastic run", *args]
+        hydra_main()
+    except PlasticError as error:
+        if show_traces:
+            raise
+        print(f"plastic: {'error: ' if error.exit_code == 2 else ''}{error.message}",
+              file=sys.stderr)
+        return error.exit_code
+    except Exception as error:
+        message = user_message(error)
+        if message is None or show_traces:
+            raise  # not a user mistake: a bug, shown in full
+        _error(message)
+        return 2
+    return 0
+
+
+def expand_resume(args: list[str]) -> list[str]:
+    """`resume=DIR` becomes DIR's own overrides, then the new ones, then hydra.run.dir=DIR."""
+    from plastic.errors import UserError
+
+    resumes = [a for a in args if a.startswith("resume=")]
+    if not resumes:
+        return args
+    if any(a in ("-m", "--multirun") for a in args):
+        raise UserError("resume=DIR continues one run; it cannot be combined with -m")
+    folder = Path(resumes[-1].split("=", 1)[1].strip("'\"")).expanduser().resolve()
+    overrides_file = folder / ".hydra" / "overrides.yaml"
+    if not (folder / "checkpoint.npz").exists() or not overrides_file.exists():
+        raise UserError(f"resume={str(folder)!r} is not a plastic run folder with a checkpoint "
+                        "(it needs checkpoint.npz and .hydra/overrides.yaml)")
+    from plastic.app import run_status
+
+    status = run_status(folder)
+    if status == "completed":
+        raise UserError(f"resume={str(folder)!r}: that run is already completed; nothing to resume")
+    from omegaconf import OmegaConf
+
+    new = [a for a in args if not a.startswith("resume=")]
+    new_keys = {_override_key(a) for a in new if not a.startswith("-")}
+    original = [o for o in OmegaConf.load(overrides_file)
+                if _override_key(o) not in new_keys | {"resume"}]
+    quoted = str(folder).replace("\\", "\\\\").replace("'", "\\'")
+    return [*original, *new, f"hydra.run.dir='{quoted}'", f"resume='{quoted}'"]
+
+
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def user_message(error: BaseException) -> str | None:
+    """One line for a mistake in what the user asked for; None for anything else (a bug)."""
+    from hydra.errors import (ConfigCompositionException, MissingConfigException,
+                              OverrideParseException)
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+    if isinstance(error, MissingConfigException):
+        found = re.search(r"Could not (?:find|load) '([^']+)'", str(error))
+        wanted = found.group(1) if found else str(error).splitlines()[0]
+        group, _, option = wanted.rpartition("/")
+        if group and error.options is not None:
+            group = group.removeprefix("experiment/") if group.startswith("experiment/") else group
+            return (f"{group}={option} is not available; choose one of: "
+                    + ", ".join(error.options))
+        return _first_line(str(error))
+    if isinstance(error, OverrideParseException):
+        return f"cannot read the overrides: {_first_line(str(error))}"
+    if isinstance(error, ConfigCompositionException | OmegaConfBaseException):
+        cause = error if isinstance(error, OmegaConfBaseException) else error.__cause__
+        if isinstance(cause, ConfigKeyError | AttributeError) and getattr(cause, "key", None):
+            return _unknown_key(cause)
+        if isinstance(cause, ValidationError):
+            key = cause.full_key or cause.key
+            return f"{key}={cause.value!r} is not allowed: {_first_line(cause.msg)}"
+        text = _first_line(str(error))
+        return f"{text} ({_first_line(str(cause))})" if cause is not None else text
+    return None
+
+
+def _unknown_key(cause) -> str:
+    from plastic.config import allowed_keys
+
+    full_key = cause.full_key or cause.key
+    section = full_key.rpartition(".")[0] or "the config"
+    keys = allowed_keys(cause.object_type)
+    allowed = f"; the keys of {section} are: {', '.join(keys)}" if keys else ""
+    return f"{full_key} is not a setting{allowed}"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+# ----------------------------------------------------------------------------- list
+def list_command() -> int:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from plastic import datasets, models
+    from plastic._paths import conf_dir, experiments_dir
+    from plastic.config import describe_yaml
+
+    def doc(module_or_class) -> str:
+        return escape((module_or_class.__doc__ or "").strip().splitlines()[0])
+
+    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+    table.add_column("group")
+    table.add_column("name")
+    table.add_column("description")
+    for name, module in models.modules().items():
+        table.add_row("model", name, doc(module.Model))
+    for name, module in datasets.modules().items():
+        table.add_row("dataset", name, doc(module))
+    for path in sorted((conf_dir() / "device").glob("*.yaml")):
+        table.add_row("device", path.stem, escape(describe_yaml(path)))
+    root = experiments_dir()
+    for path in sorted(root.rglob("*.yaml")):
+        name = path.relative_to(root).with_suffix("").as_posix()
+        table.add_row("experiment", name, escape(describe_yaml(path)))
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

