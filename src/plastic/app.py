@@ -26,7 +26,7 @@ from plastic._paths import repo_dir
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
 from plastic.config import validate
-from plastic.errors import RunDiverged, RunInterrupted, UserError
+from plastic.errors import PlasticError, RunDiverged, RunInterrupted, UserError
 from plastic.evaluate import Evaluator
 from plastic.trainer import Outcome, Trainer
 
@@ -71,30 +71,52 @@ def run_status(folder: Path) -> str | None:
     return "unfinished" if (folder / CHECKPOINT).exists() else None
 
 
+class ConfigRejected(BaseException):
+    """The Guard's verdict. Hydra turns an Exception raised in a callback into a warning and goes
+    on, so a rejection must be a BaseException to stop the run before its folder exists."""
+
+    def __init__(self, error: UserError):
+        super().__init__(error.message)
+        self.error = error
+
+
 class Guard(Callback):
     """Checks a run before Hydra makes its folder: values, the device, and that no finished run
     is overwritten."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        validate(config)
-        make_backend(config.device, config.seed)  # device=gpu without a GPU stops here
-        run_dir = Path(str(config.hydra.run.dir))
-        status = run_status(run_dir)
-        resuming = config.resume and Path(config.resume).resolve() == run_dir.resolve()
-        if status is not None and not resuming:
-            raise UserError(f"hydra.run.dir={str(run_dir)!r} already holds a run (status "
-                            f"{status}); plastic never overwrites one: choose another folder")
+        try:
+            validate(config)
+            make_backend(config.device, config.seed)  # device=gpu without a GPU stops here
+            HydraConfig.instance().set_config(config)  # the run folder's name reads the choices
+            run_dir = Path(str(config.hydra.run.dir))
+            status = run_status(run_dir)
+            resuming = config.resume and Path(config.resume).resolve() == run_dir.resolve()
+            if status is not None and not resuming:
+                raise UserError(f"hydra.run.dir={str(run_dir)!r} already holds a run (status "
+                                f"{status}); plastic never overwrites one: choose another folder")
+        except UserError as error:
+            raise ConfigRejected(error) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        if sweep_dir.is_dir() and any(run_status(p) for p in sweep_dir.iterdir() if p.is_dir()):
-            raise UserError(f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs; plastic "
-                            "never overwrites them: choose another folder")
+        try:
+            validate(config)  # what the sweep does not change (each job is checked again)
+            make_backend(config.device, config.seed)
+            HydraConfig.instance().set_config(config)
+            sweep_dir = Path(str(config.hydra.sweep.dir))
+            if sweep_dir.is_dir() and any(run_status(p) for p in sweep_dir.iterdir() if p.is_dir()):
+                raise UserError(f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs; plastic "
+                                "never overwrites them: choose another folder")
+        except UserError as error:
+            raise ConfigRejected(error) from None
 
 
 # ----------------------------------------------------------------------------- one run
+# The runs of this process that ended without completing, for the console script to report.
+ENDED: list[tuple[Path, PlasticError]] = []
+
+
 def task(cfg: DictConfig) -> float | None:
-    validate(cfg)  # again: each multirun job is composed anew
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -103,9 +125,14 @@ def task(cfg: DictConfig) -> float | None:
                "dataset": cfg.dataset.name, "run_dir": str(run_dir),
                "started": _timestamp(started), "resumed_from": None}
     try:
+        validate(cfg)  # again: each multirun job is composed anew
         return _run(cfg, run_dir, multirun, started, summary)
-    except (UserError, RunDiverged, RunInterrupted):
-        raise
+    except PlasticError as error:  # its own end (diverged, interrupted) or a user mistake
+        if isinstance(error, UserError):
+            summary["reason"] = error.message
+            _write_summary(run_dir, summary, started)
+        ENDED.append((run_dir, error))
+        return None
     except BaseException as error:  # a bug or an unexpected end: the folder says so
         summary.update(status="failed", reason=f"{type(error).__name__}: {error}")
         _write_summary(run_dir, summary, started)
@@ -114,12 +141,7 @@ def task(cfg: DictConfig) -> float | None:
 
 def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> float | None:
     backend = make_backend(cfg.device, cfg.seed)
-    try:
-        dataset = datasets.load(cfg.dataset)
-    except UserError as error:
-        summary["reason"] = error.message
-        _write_summary(run_dir, summary, started)
-        raise
+    dataset = datasets.load(cfg.dataset)
     summary.update(device=backend.description, data_source=dataset.data_source)
     log.info("plastic %s: %s on %s (%s samples of %s inputs, %s), %s, in %s", plastic.__version__,
              cfg.model.name, cfg.dataset.name, f"{dataset.n_train:,}", dataset.n_inputs,
@@ -150,7 +172,7 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
     if outcome.status == "diverged":
         raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
     if outcome.status == "interrupted":
-        raise RunInterrupted(f"run interrupted: {outcome.reason} ({run_dir})")
+        raise RunInterrupted(f"run interrupted: {outcome.reason}")
     return None
 
 

@@ -58,26 +58,35 @@ def run_command(args: list[str]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         args = expand_resume(args)
-        from plastic.app import hydra_main, register_resolvers
+        from plastic import app
         from plastic.config import register_configs
 
-        register_resolvers()
+        app.register_resolvers()
         register_configs()
         sys.argv = ["plastic run", *args]
-        hydra_main()
+        app.hydra_main()
     except PlasticError as error:
-        if show_traces:
-            raise
-        print(f"plastic: {'error: ' if error.exit_code == 2 else ''}{error.message}",
-              file=sys.stderr)
-        return error.exit_code
+        return _report(error, show_traces)
     except Exception as error:
         message = user_message(error)
         if message is None or show_traces:
             raise  # not a user mistake: a bug, shown in full
         _error(message)
         return 2
-    return 0
+    except BaseException as error:
+        if type(error).__name__ != "ConfigRejected":
+            raise
+        return _report(error.error, show_traces)
+    # Runs that ended early (diverged, interrupted, a bad dataset) wrote their summary; say why.
+    codes = [_report(error, show_traces) for _, error in app.ENDED]
+    return max(codes, default=0)
+
+
+def _report(error, show_traces: bool) -> int:
+    if show_traces and error.__traceback__ is not None and error.exit_code == 1:
+        raise error
+    print(f"plastic: {'error: ' if error.exit_code == 2 else ''}{error.message}", file=sys.stderr)
+    return error.exit_code
 
 
 def expand_resume(args: list[str]) -> list[str]:
@@ -136,7 +145,9 @@ def user_message(error: BaseException) -> str | None:
             return _unknown_key(cause)
         if isinstance(cause, ValidationError):
             key = cause.full_key or cause.key
-            return f"{key}={cause.value!r} is not allowed: {_first_line(cause.msg)}"
+            wanted = re.search(r"converted to (\w+)", cause.msg)
+            rule = f"must be {_article(wanted.group(1).lower())}" if wanted else cause.msg
+            return f"{key}={cause.value!r} is not allowed: {_first_line(rule)}"
         text = _first_line(str(error))
         return f"{text} ({_first_line(str(cause))})" if cause is not None else text
     return None
@@ -150,6 +161,10 @@ def _unknown_key(cause) -> str:
     keys = allowed_keys(cause.object_type)
     allowed = f"; the keys of {section} are: {', '.join(keys)}" if keys else ""
     return f"{full_key} is not a setting{allowed}"
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
 def _first_line(text: str) -> str:

@@ -105,6 +105,10 @@ def describe_yaml(path: Path) -> str:
 # ----------------------------------------------------------------------------- validation
 def validate(cfg: DictConfig) -> None:
     """Check every value against its field's rules; raise UserError naming key, value, rule."""
+    known = allowed_keys(PlasticConfig)
+    for key in cfg:
+        if key not in known and key != "hydra":  # `+name=value` can add keys to the root
+            raise UserError(f"{key} is not a setting; the top-level keys are: {', '.join(known)}")
     _check_node(cfg, "", PlasticConfig)  # the root also holds Hydra's own node: name the schema
 
 

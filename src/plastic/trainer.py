@@ -171,7 +171,7 @@ class Trainer:
                     if stop.requested and self.step < self.total:
                         self.save_checkpoint(seconds())
                         return Outcome("interrupted", f"stopped by Ctrl-C at step {self.step}; "
-                                       "resume with plastic run resume=<run folder>",
+                                       f"continue with: plastic run resume={self.run_dir}",
                                        self.step, self.total, seconds())
             except KeyboardInterrupt:
                 return Outcome("interrupted", f"aborted by a second Ctrl-C; checkpoint.npz keeps "

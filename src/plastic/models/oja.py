@@ -67,13 +67,16 @@ class Model(Rule):
         self.last_input = block[-1]
 
     def encode(self, x):
-        """The rates after one trial on each input, from rest and without learning."""
+        """The mean rate of each unit over one trial on each input, from rest, without learning.
+
+        The mean over the trial rather than the last step: under strong inhibition the Euler
+        dynamics can settle into a period-2 cycle whose last step happens to be silent.
+        """
         x = self.backend.asarray(x)
         out = self.xp.zeros((len(x), self.cfg.n_units), dtype=self.backend.dtype)
         for t in range(len(x)):
             rates = self.xp.zeros(self.cfg.n_units, dtype=self.backend.dtype)
-            self._run(x[t : t + 1], rates, learn=False)
-            out[t] = rates
+            out[t] = self._run(x[t : t + 1], rates, learn=False)[0]
         return self.backend.to_host(out)
 
     def receptive_fields(self):
@@ -84,22 +87,26 @@ class Model(Rule):
                 "activity": self.backend.to_host(self.rates)}
 
     def _run(self, images, rates, learn):
+        """Run the trials in place; returns each trial's mean rates (n_images, n_units)."""
         cfg = self.cfg
-        args = (cfg.steps_per_trial, *self.step_sizes, cfg.alpha_feedforward, cfg.alpha_lateral,
-                learn, learn and cfg.lateral_inhibition)
+        mean_rates = self.xp.zeros((len(images), cfg.n_units), dtype=self.backend.dtype)
+        args = (mean_rates, cfg.steps_per_trial, *self.step_sizes, cfg.alpha_feedforward,
+                cfg.alpha_lateral, learn, learn and cfg.lateral_inhibition)
         if self.backend.is_gpu:
             run_trials_array(self.xp, self.feedforward, self.lateral, rates, images, *args)
         else:
             run_trials(self.feedforward, self.lateral, rates, images, *args)
+        return mean_rates
 
 
 @numba.njit(cache=True)
-def run_trials(feedforward, lateral, rates, images, n_steps, rate_step, learning_step,
-               alpha_feedforward, alpha_lateral, learn_feedforward, learn_lateral):
+def run_trials(feedforward, lateral, rates, images, mean_rates, n_steps, rate_step,
+               learning_step, alpha_feedforward, alpha_lateral, learn_feedforward, learn_lateral):
     """Each image clamped for n_steps Euler steps; updates all arrays in place (compiled, CPU)."""
     n_units, n_inputs = feedforward.shape
     previous = np.empty_like(rates)
-    for x in images:
+    for t in range(len(images)):
+        x = images[t]
         for _ in range(n_steps):
             previous[:] = rates
             for j in range(n_units):
@@ -111,6 +118,7 @@ def run_trials(feedforward, lateral, rates, images, n_steps, rate_step, learning
                     inhibition += lateral[j, k] * previous[k]
                 r = previous[j] + rate_step * (excitation - inhibition - previous[j])
                 rates[j] = r if r > 0.0 else 0.0
+                mean_rates[t, j] += rates[j] / n_steps
             for j in range(n_units):
                 post = rates[j]
                 # A silent unit leaves its weights as they are (both terms of the rule vanish and
@@ -130,14 +138,16 @@ def run_trials(feedforward, lateral, rates, images, n_steps, rate_step, learning
                             lateral[j, k] = v if v > MIN_WEIGHT else MIN_WEIGHT
 
 
-def run_trials_array(xp, feedforward, lateral, rates, images, n_steps, rate_step, learning_step,
-                     alpha_feedforward, alpha_lateral, learn_feedforward, learn_lateral):
+def run_trials_array(xp, feedforward, lateral, rates, images, mean_rates, n_steps, rate_step,
+                     learning_step, alpha_feedforward, alpha_lateral, learn_feedforward,
+                     learn_lateral):
     """The same trials as whole-array operations in namespace xp (the path device=gpu takes)."""
     diagonal = xp.eye(len(rates), dtype=bool)
-    for x in images:
+    for t, x in enumerate(images):
         for _ in range(n_steps):
             drive = feedforward @ x - lateral @ rates
             rates[:] = xp.maximum(rates + rate_step * (drive - rates), 0.0)
+            mean_rates[t] += rates / n_steps
             post = rates[:, None]
             if learn_feedforward:
                 feedforward += learning_step * (post * x[None, :] - alpha_feedforward * post**2 * feedforward)
