@@ -1,0 +1,105 @@
+"""The console script end to end: the real `plastic` executable in a fresh folder."""
+
+import csv
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import yaml
+
+import plastic
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"plastic {plastic.__version__}"
+
+
+def test_list_names_models_datasets_experiments(cli):
+    out = cli("list").stdout
+    for word in ("oja", "digits", "bars", "mnist", "bars_oja", "digits_oja", "smoke/oja", "gpu"):
+        assert word in out
+
+
+def test_hydra_flags_still_work(cli):
+    cfg = cli("run", "experiment=bars_oja", "--cfg", "job")
+    assert cfg.returncode == 0
+    job = yaml.safe_load(cfg.stdout)
+    assert job["dataset"]["name"] == "bars" and job["trainer"]["record_every"] == 10
+    helped = cli("run", "--help")
+    assert helped.returncode == 0 and "plastic run" in helped.stdout
+    assert not (cli.cwd / "outputs").exists()
+
+
+SMOKE_FILES = [".hydra/config.yaml", ".hydra/overrides.yaml", ".hydra/hydra.yaml", "weights.npz",
+               "checkpoint.npz", "metrics.csv", "summary.json", "receptive_fields.gif",
+               "fields.png", "curves.png", "state.png", "run.log"]
+
+
+def test_smoke_run_writes_a_complete_run_folder(cli):
+    result = cli("run", "experiment=smoke/oja")
+    assert result.returncode == 0, result.stderr
+    (run,) = list((cli.cwd / "outputs").glob("*/*_oja-bars"))
+    for name in SMOKE_FILES:
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    assert not list(run.glob(".*.tmp"))  # no half-written file left behind
+    assert "run folder:" in result.stdout and str(run) in result.stdout
+
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 300
+    assert set(summary["metrics"]) == {"bar_coverage", "selective_units", "mean_best_cosine"}
+    assert summary["steps_per_second"] > 0 and summary["wall_seconds"] > 0
+    assert summary["data_source"].startswith("generated") and summary["device"].startswith("cpu")
+    for package in ("python", "numpy", "cupy", "plastic"):
+        assert package in summary["versions"]
+
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [0, 50, 100, 150, 200, 250, 300]
+    assert list(rows[0]) == ["step", "epoch", "weight_change", "bar_coverage", "selective_units",
+                             "mean_best_cosine"]
+    assert float(rows[-1]["bar_coverage"]) == summary["metrics"]["bar_coverage"]
+
+    weights = np.load(run / "weights.npz")
+    assert weights["feedforward"].shape == (32, 64) and weights["lateral"].shape == (32, 32)
+    frames = iio.imread(run / "receptive_fields.gif", index=None)
+    assert len(frames) == 7 and min(frames.shape[1:3]) >= 4 * 64  # 8x8 tiles upscaled to 64 px
+    assert yaml.safe_load((run / ".hydra/overrides.yaml").read_text()) == ["experiment=smoke/oja"]
+
+
+def test_multirun_gives_one_folder_per_job(cli):
+    result = cli("run", "-m", "experiment=smoke/oja", "seed=0,1")
+    assert result.returncode == 0, result.stderr
+    (sweep,) = list((cli.cwd / "outputs" / "multirun").glob("*/*"))
+    summaries = [json.loads((sweep / job / "summary.json").read_text()) for job in ("0", "1")]
+    assert [s["status"] for s in summaries] == ["completed", "completed"]
+    w0, w1 = (np.load(sweep / job / "weights.npz")["feedforward"] for job in ("0", "1"))
+    assert not np.array_equal(w0, w1)  # two seeds, two runs
+
+
+def test_an_existing_run_folder_is_never_overwritten(cli):
+    first = cli("run", "experiment=smoke/oja", "hydra.run.dir=mine")
+    assert first.returncode == 0
+    before = (cli.cwd / "mine" / "summary.json").read_bytes()
+    second = cli("run", "experiment=smoke/oja", "hydra.run.dir=mine", "seed=4")
+    assert second.returncode == 2 and "never overwrites" in second.stderr
+    assert (cli.cwd / "mine" / "summary.json").read_bytes() == before
+
+
+def test_two_runs_in_the_same_second_get_two_folders(tmp_path):
+    from plastic.app import _made, unique_run_dir
+
+    base = str(tmp_path / "21-00-00_oja-bars")
+    first = unique_run_dir(base)
+    _made.clear()  # as a second process would
+    second = unique_run_dir(base)
+    assert first == base and second == base + "_2"
+
+
+def test_default_digits_run_reports_the_probe(cli):
+    result = cli("run", "experiment=digits_oja", "trainer.max_steps=300")
+    assert result.returncode == 0, result.stderr
+    (run,) = list((cli.cwd / "outputs").glob("*/*_oja-digits"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 300  # max_steps caps the run
+    assert 0.1 < summary["metrics"]["probe_accuracy"] <= 1.0
+    assert summary["metrics"]["probe_raw_pixels"] > 0.9
