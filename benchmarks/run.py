@@ -1,4 +1,4 @@
-"""`make bench`: plastic against the reference loops, timed in the same run, into docs/benchmarks.md.
+"""`make bench`: plastic against the reference loops, timed in one run, into docs/benchmarks.md.
 
 Each section of docs/benchmarks.md sits between <!-- bench:NAME --> markers and is replaced
 whole by a new measurement; other sections stay as they are.
@@ -31,8 +31,10 @@ def machine() -> str:
     import numba
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{cpu}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}, "
-            f"numba {numba.__version__}")
+    return (
+        f"{cpu}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}, "
+        f"numba {numba.__version__}"
+    )
 
 
 def best_rate(fn, n_items: int, repeats: int) -> float:
@@ -46,9 +48,9 @@ def best_rate(fn, n_items: int, repeats: int) -> float:
 
 
 def bench_oja(quick: bool) -> str:
-    from benchmarks.reference.oja import simulate
     from omegaconf import OmegaConf
 
+    from benchmarks.reference.oja import simulate
     from plastic.backend import make_backend
     from plastic.datasets.bars import make_bars
     from plastic.models.oja import Config, Model
@@ -62,8 +64,9 @@ def bench_oja(quick: bool) -> str:
         return Model(cfg, backend, 64, np.random.default_rng(0))
 
     start = fresh()
-    ref_rate = best_rate(lambda: simulate(images[:n_ref], start.feedforward, start.lateral,
-                                          start.rates), n_ref, 2)
+    ref_rate = best_rate(
+        lambda: simulate(images[:n_ref], start.feedforward, start.lateral, start.rates), n_ref, 2
+    )
     fresh().learn(images[:2])  # compile (or load numba's cache) outside the timing
     plastic_rate = best_rate(lambda: fresh().learn(images), n_plastic, 3)
 
@@ -79,9 +82,19 @@ def bench_oja(quick: bool) -> str:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "plastic", "run", "experiment=bars_oja",
-                        "trainer.progress=off", f"hydra.run.dir={tmp}/run"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "plastic",
+                "run",
+                "experiment=bars_oja",
+                "trainer.progress=off",
+                f"hydra.run.dir={tmp}/run",
+            ],
+            check=True,
+            capture_output=True,
+        )
     whole = time.perf_counter() - t0
     return (
         "## oja: bar learning (32 units, 64 inputs, 50 Euler steps per trial, float64)\n\n"
@@ -103,7 +116,9 @@ def write_section(name: str, body: str, header: str) -> None:
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\nWritten by `make bench`.\n"
     block = f"<!-- bench:{name} -->\n{body}\n{header}\n<!-- /bench:{name} -->"
     pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block + "\n"
+    )
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text)
 

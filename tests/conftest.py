@@ -19,8 +19,14 @@ def plastic_exe() -> str:
 def run_plastic(*args: str, cwd: Path, timeout: float = 240, env: dict | None = None):
     environment = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     environment.update(env or {})
-    return subprocess.run([plastic_exe(), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=environment)
+    return subprocess.run(
+        [plastic_exe(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+    )
 
 
 def has_gpu() -> bool:

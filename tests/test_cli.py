@@ -5,9 +5,11 @@ import json
 
 import imageio.v3 as iio
 import numpy as np
+import pytest
 import yaml
 
 import plastic
+from tests.conftest import REPO
 
 
 def test_version(cli):
@@ -31,9 +33,20 @@ def test_hydra_flags_still_work(cli):
     assert not (cli.cwd / "outputs").exists()
 
 
-SMOKE_FILES = [".hydra/config.yaml", ".hydra/overrides.yaml", ".hydra/hydra.yaml", "weights.npz",
-               "checkpoint.npz", "metrics.csv", "summary.json", "receptive_fields.gif",
-               "fields.png", "curves.png", "state.png", "run.log"]
+SMOKE_FILES = [
+    ".hydra/config.yaml",
+    ".hydra/overrides.yaml",
+    ".hydra/hydra.yaml",
+    "weights.npz",
+    "checkpoint.npz",
+    "metrics.csv",
+    "summary.json",
+    "receptive_fields.gif",
+    "fields.png",
+    "curves.png",
+    "state.png",
+    "run.log",
+]
 
 
 def test_smoke_run_writes_a_complete_run_folder(cli):
@@ -55,8 +68,14 @@ def test_smoke_run_writes_a_complete_run_folder(cli):
 
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert [int(r["step"]) for r in rows] == [0, 50, 100, 150, 200, 250, 300]
-    assert list(rows[0]) == ["step", "epoch", "weight_change", "bar_coverage", "selective_units",
-                             "mean_best_cosine"]
+    assert list(rows[0]) == [
+        "step",
+        "epoch",
+        "weight_change",
+        "bar_coverage",
+        "selective_units",
+        "mean_best_cosine",
+    ]
     assert float(rows[-1]["bar_coverage"]) == summary["metrics"]["bar_coverage"]
 
     weights = np.load(run / "weights.npz")
@@ -64,6 +83,28 @@ def test_smoke_run_writes_a_complete_run_folder(cli):
     frames = iio.imread(run / "receptive_fields.gif", index=None)
     assert len(frames) == 7 and min(frames.shape[1:3]) >= 4 * 64  # 8x8 tiles upscaled to 64 px
     assert yaml.safe_load((run / ".hydra/overrides.yaml").read_text()) == ["experiment=smoke/oja"]
+
+
+SMOKE_RECIPES = sorted(p.stem for p in (REPO / "experiments" / "smoke").glob("*.yaml"))
+GENERIC_FILES = [
+    ".hydra/config.yaml",
+    "weights.npz",
+    "checkpoint.npz",
+    "metrics.csv",
+    "summary.json",
+    "receptive_fields.gif",
+    "fields.png",
+    "run.log",
+]
+
+
+@pytest.mark.parametrize("recipe", SMOKE_RECIPES)
+def test_every_smoke_recipe_runs_through_the_console_script(cli, recipe):
+    result = cli("run", f"experiment=smoke/{recipe}", "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr
+    for name in GENERIC_FILES:
+        assert (cli.cwd / "run" / name).is_file(), name
+    assert json.loads((cli.cwd / "run" / "summary.json").read_text())["status"] == "completed"
 
 
 def test_multirun_gives_one_folder_per_job(cli):

@@ -16,8 +16,10 @@ CASES = {
     "unknown dataset": (["dataset=nosuch"], ["dataset=nosuch", "bars", "digits", "mnist"]),
     "unknown experiment": (["experiment=nosuch"], ["experiment=nosuch", "bars_oja"]),
     "bad override syntax": (["model.tau=["], ["cannot read the overrides"]),
-    "bad value in a recipe run": (["experiment=smoke/oja", "trainer.record_every=-1"],
-                                  ["trainer.record_every=-1", "> 0"]),
+    "bad value in a recipe run": (
+        ["experiment=smoke/oja", "trainer.record_every=-1"],
+        ["trainer.record_every=-1", "> 0"],
+    ),
 }
 
 

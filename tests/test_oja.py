@@ -24,13 +24,15 @@ def one_step(kernel, *arrays, **kw):
 @pytest.mark.parametrize("kernel", [run_trials, run_trials_array])
 def test_one_euler_step_matches_hand_computation(kernel):
     # 2 units, 3 inputs; the numbers below were worked out by hand from the docstring's equations
-    ff, lat, rates = one_step(kernel, [[0.5, 0.0, 0.25], [0.0, 1.0, 0.5]], [[0, 0.5], [0.25, 0]],
-                              [0.2, 0.4], [1, 0, 1])
+    ff, lat, rates = one_step(
+        kernel, [[0.5, 0.0, 0.25], [0.0, 1.0, 0.5]], [[0, 0.5], [0.25, 0]], [0.2, 0.4], [1, 0, 1]
+    )
     # r = r + 0.1 (w x - v r_prev - r) = [0.2 + 0.1(0.75 - 0.2 - 0.2), 0.4 + 0.1(0.5 - 0.05 - 0.4)]
     np.testing.assert_allclose(rates, [0.235, 0.405], rtol=1e-12)
     # w_ji += 0.01 (x_i r_j - 2 r_j^2 w_ji)
-    np.testing.assert_allclose(ff, [[0.50179775, 0.0, 0.252073875],
-                                    [0.00405, 0.9967195, 0.50240975]], rtol=1e-12)
+    np.testing.assert_allclose(
+        ff, [[0.50179775, 0.0, 0.252073875], [0.00405, 0.9967195, 0.50240975]], rtol=1e-12
+    )
     # v_jk += 0.01 (r_k r_j - 0.5 r_j^2 v_jk), no self-connection
     np.testing.assert_allclose(lat, [[0.0, 0.5008136875], [0.25074671875, 0.0]], rtol=1e-12)
 
@@ -38,8 +40,9 @@ def test_one_euler_step_matches_hand_computation(kernel):
 @pytest.mark.parametrize("kernel", [run_trials, run_trials_array])
 def test_rates_and_weights_are_clipped_at_zero(kernel):
     # unit 0 is inhibited below zero: its rate clips to 0 and its weights stay as they were
-    ff, lat, rates = one_step(kernel, [[0.1, 0.1], [1.0, 1.0]], [[0, 5.0], [0.0, 0]], [0.0, 1.0],
-                              [1, 1])
+    ff, lat, rates = one_step(
+        kernel, [[0.1, 0.1], [1.0, 1.0]], [[0, 5.0], [0.0, 0]], [0.0, 1.0], [1, 1]
+    )
     assert rates[0] == 0.0 and rates[1] > 0
     np.testing.assert_array_equal(ff[0], [0.1, 0.1])
     # a weight driven below zero by the decay term is clipped at 0
@@ -68,8 +71,20 @@ def test_array_path_equals_compiled_path():
     compiled, array = build(), build()
     compiled.learn(images)
     mean = np.zeros((len(images), 32))  # the array path is what device=gpu runs; numpy here
-    run_trials_array(np, array.feedforward, array.lateral, array.rates, images, mean, 50,
-                     *array.step_sizes, 8.0, 0.3, True, True)
+    run_trials_array(
+        np,
+        array.feedforward,
+        array.lateral,
+        array.rates,
+        images,
+        mean,
+        50,
+        *array.step_sizes,
+        8.0,
+        0.3,
+        True,
+        True,
+    )
     np.testing.assert_allclose(array.feedforward, compiled.feedforward, atol=1e-12)
     np.testing.assert_allclose(array.lateral, compiled.lateral, atol=1e-12)
 

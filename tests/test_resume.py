@@ -10,9 +10,15 @@ import numpy as np
 
 from tests.conftest import plastic_exe
 
-LONG = ["experiment=smoke/oja", "dataset.n_samples=300000", "model.steps_per_trial=10",
-        "trainer.block_size=100", "trainer.record_every=5000", "trainer.checkpoint_every=5000",
-        "trainer.progress=log"]
+LONG = [
+    "experiment=smoke/oja",
+    "dataset.n_samples=300000",
+    "model.steps_per_trial=10",
+    "trainer.block_size=100",
+    "trainer.record_every=5000",
+    "trainer.checkpoint_every=5000",
+    "trainer.progress=log",
+]
 
 
 def last_step(metrics) -> int:
@@ -28,9 +34,13 @@ def test_interrupt_then_resume_equals_an_uninterrupted_run(cli):
     assert whole.returncode == 0, whole.stderr
 
     cut = cli.cwd / "cut"
-    process = subprocess.Popen([plastic_exe(), "run", *LONG, f"hydra.run.dir={cut}"],
-                               cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [plastic_exe(), "run", *LONG, f"hydra.run.dir={cut}"],
+        cwd=cli.cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while last_step(cut / "metrics.csv") < 5000 and time.time() < deadline:
         time.sleep(0.02)

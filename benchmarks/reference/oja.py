@@ -8,8 +8,18 @@ the rates just computed (clipped at 0). No compilation, no tricks: one numpy cal
 import numpy as np
 
 
-def simulate(images, feedforward, lateral, rates, n_steps=50, tau=10.0, tau_w=2000.0,
-             alpha_ff=8.0, alpha_lat=0.3, dt=1.0):
+def simulate(
+    images,
+    feedforward,
+    lateral,
+    rates,
+    n_steps=50,
+    tau=10.0,
+    tau_w=2000.0,
+    alpha_ff=8.0,
+    alpha_lat=0.3,
+    dt=1.0,
+):
     """Run one trial per image; returns the new (feedforward, lateral, rates)."""
     feedforward, lateral, rates = feedforward.copy(), lateral.copy(), rates.copy()
     no_self = 1.0 - np.eye(len(rates))

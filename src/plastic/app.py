@@ -28,7 +28,7 @@ from plastic.backend import make_backend
 from plastic.config import validate
 from plastic.errors import PlasticError, RunDiverged, RunInterrupted, UserError
 from plastic.evaluate import Evaluator
-from plastic.trainer import Outcome, Trainer
+from plastic.trainer import Trainer
 
 log = logging.getLogger("plastic")
 
@@ -93,8 +93,10 @@ class Guard(Callback):
             status = run_status(run_dir)
             resuming = config.resume and Path(config.resume).resolve() == run_dir.resolve()
             if status is not None and not resuming:
-                raise UserError(f"hydra.run.dir={str(run_dir)!r} already holds a run (status "
-                                f"{status}); plastic never overwrites one: choose another folder")
+                raise UserError(
+                    f"hydra.run.dir={str(run_dir)!r} already holds a run (status "
+                    f"{status}); plastic never overwrites one: choose another folder"
+                )
         except UserError as error:
             raise ConfigRejected(error) from None
 
@@ -105,8 +107,10 @@ class Guard(Callback):
             HydraConfig.instance().set_config(config)
             sweep_dir = Path(str(config.hydra.sweep.dir))
             if sweep_dir.is_dir() and any(run_status(p) for p in sweep_dir.iterdir() if p.is_dir()):
-                raise UserError(f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs; plastic "
-                                "never overwrites them: choose another folder")
+                raise UserError(
+                    f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs; plastic "
+                    "never overwrites them: choose another folder"
+                )
         except UserError as error:
             raise ConfigRejected(error) from None
 
@@ -121,9 +125,15 @@ def task(cfg: DictConfig) -> float | None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     started = time.time()
-    summary = {"status": "failed", "reason": "", "model": cfg.model.name,
-               "dataset": cfg.dataset.name, "run_dir": str(run_dir),
-               "started": _timestamp(started), "resumed_from": None}
+    summary = {
+        "status": "failed",
+        "reason": "",
+        "model": cfg.model.name,
+        "dataset": cfg.dataset.name,
+        "run_dir": str(run_dir),
+        "started": _timestamp(started),
+        "resumed_from": None,
+    }
     try:
         validate(cfg)  # again: each multirun job is composed anew
         return _run(cfg, run_dir, multirun, started, summary)
@@ -143,13 +153,30 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
     backend = make_backend(cfg.device, cfg.seed)
     dataset = datasets.load(cfg.dataset)
     summary.update(device=backend.description, data_source=dataset.data_source)
-    log.info("plastic %s: %s on %s (%s samples of %s inputs, %s), %s, in %s", plastic.__version__,
-             cfg.model.name, cfg.dataset.name, f"{dataset.n_train:,}", dataset.n_inputs,
-             dataset.data_source, backend.description, run_dir)
+    log.info(
+        "plastic %s: %s on %s (%s samples of %s inputs, %s), %s, in %s",
+        plastic.__version__,
+        cfg.model.name,
+        cfg.dataset.name,
+        f"{dataset.n_train:,}",
+        dataset.n_inputs,
+        dataset.data_source,
+        backend.description,
+        run_dir,
+    )
     model = models.build(cfg.model, backend, dataset.n_inputs, np.random.default_rng(cfg.seed))
     evaluator = Evaluator(dataset, cfg.seed)
-    trainer = Trainer(cfg.trainer, model, dataset, evaluator, backend, run_dir, cfg.seed,
-                      shuffle=cfg.dataset.shuffle, multirun=multirun)
+    trainer = Trainer(
+        cfg.trainer,
+        model,
+        dataset,
+        evaluator,
+        backend,
+        run_dir,
+        cfg.seed,
+        shuffle=cfg.dataset.shuffle,
+        multirun=multirun,
+    )
     if cfg.resume:
         trainer.load_checkpoint(run_dir / CHECKPOINT)
         summary["resumed_from"] = trainer.step
@@ -163,10 +190,15 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         artifacts.write_npz(run_dir / WEIGHTS, model.state_dict())
         final = evaluator.final(model) if outcome.status == "completed" else evaluator.record(model)
     _write_pictures(cfg, run_dir, trainer, model, dataset)
-    summary.update(status=outcome.status, reason=outcome.reason, metrics=final,
-                   steps=outcome.step, steps_total=outcome.total,
-                   steps_per_second=outcome.step / max(outcome.train_seconds, 1e-9),
-                   train_seconds=outcome.train_seconds)
+    summary.update(
+        status=outcome.status,
+        reason=outcome.reason,
+        metrics=final,
+        steps=outcome.step,
+        steps_total=outcome.total,
+        steps_per_second=outcome.step / max(outcome.train_seconds, 1e-9),
+        train_seconds=outcome.train_seconds,
+    )
     _write_summary(run_dir, summary, started)
     _print_table(summary, run_dir)
     if outcome.status == "diverged":
@@ -181,12 +213,20 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> Non
     artifacts.write_csv(run_dir / METRICS, recorder.columns, recorder.rows)
     if recorder.frames:
         keep = viz.evenly_spaced(len(recorder.frames), cfg.viz.gif_max_frames)
-        frames = [viz.fields_frame(recorder.frames[i], shape, cfg.viz.tile_pixels,
-                                   f"step {recorder.rows[i]['step']:,}") for i in keep]
+        frames = [
+            viz.fields_frame(
+                recorder.frames[i], shape, cfg.viz.tile_pixels, f"step {recorder.rows[i]['step']:,}"
+            )
+            for i in keep
+        ]
         viz.write_gif(run_dir / "receptive_fields.gif", frames, cfg.viz.gif_fps)
         fields = recorder.frames[-1]
-        viz.plot_fields(run_dir / "fields.png", fields, shape,
-                        f"{cfg.model.name}: receptive fields at step {recorder.rows[-1]['step']:,}")
+        viz.plot_fields(
+            run_dir / "fields.png",
+            fields,
+            shape,
+            f"{cfg.model.name}: receptive fields at step {recorder.rows[-1]['step']:,}",
+        )
         curves = [c for c in recorder.columns if c not in ("step", "epoch")]
         if len(recorder.rows) > 1:
             viz.plot_curves(run_dir / "curves.png", recorder.rows, curves)
@@ -196,8 +236,12 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> Non
 
 def _write_summary(run_dir: Path, summary: dict, started: float) -> None:
     finished = time.time()
-    summary.update(finished=_timestamp(finished), wall_seconds=finished - started,
-                   versions=_versions(), git_commit=_git_commit())
+    summary.update(
+        finished=_timestamp(finished),
+        wall_seconds=finished - started,
+        versions=_versions(),
+        git_commit=_git_commit(),
+    )
     artifacts.write_json(run_dir / SUMMARY, summary)
 
 
@@ -206,8 +250,10 @@ def _print_table(summary: dict, run_dir: Path) -> None:
     from rich.table import Table
 
     style = {"completed": "green", "interrupted": "yellow"}.get(summary["status"], "red")
-    table = Table(title=f"{summary['model']} on {summary['dataset']}: "
-                        f"[{style}]{summary['status']}[/{style}]", title_justify="left")
+    table = Table(
+        title=f"{summary['model']} on {summary['dataset']}: [{style}]{summary['status']}[/{style}]",
+        title_justify="left",
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in summary.get("metrics", {}).items():
@@ -233,8 +279,13 @@ def _versions() -> dict[str, str | None]:
         cupy_version = None
     import numba
 
-    return {"plastic": plastic.__version__, "python": platform.python_version(),
-            "numpy": np.__version__, "numba": numba.__version__, "cupy": cupy_version}
+    return {
+        "plastic": plastic.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "cupy": cupy_version,
+    }
 
 
 def _git_commit() -> str | None:
@@ -242,8 +293,9 @@ def _git_commit() -> str | None:
     if root is None:
         return None
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

@@ -55,17 +55,21 @@ def _gpu_backend(gpu_id: int, dtype: np.dtype, seed: int) -> Backend:
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # no driver, no device: CUDA says so in its own words
-        raise UserError(f"device=gpu found no usable NVIDIA GPU ({_one_line(error)}); "
-                        "run with device=cpu") from None
+        raise UserError(
+            f"device=gpu found no usable NVIDIA GPU ({_one_line(error)}); run with device=cpu"
+        ) from None
     if gpu_id >= count:
-        raise UserError(f"device.gpu_id={gpu_id} is not allowed: this machine has {count} GPU(s), "
-                        f"ids 0..{count - 1}")
+        raise UserError(
+            f"device.gpu_id={gpu_id} is not allowed: this machine has {count} GPU(s), "
+            f"ids 0..{count - 1}"
+        )
     cupy.cuda.Device(gpu_id).use()
     cupy.random.seed(seed)
     props = cupy.cuda.runtime.getDeviceProperties(gpu_id)
     gpu_name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    return Backend("gpu", cupy, dtype, f"gpu {gpu_id}: {gpu_name} (cupy {cupy.__version__}, "
-                                       f"{dtype.name})")
+    return Backend(
+        "gpu", cupy, dtype, f"gpu {gpu_id}: {gpu_name} (cupy {cupy.__version__}, {dtype.name})"
+    )
 
 
 def _one_line(error: BaseException) -> str:

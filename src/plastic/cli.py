@@ -101,8 +101,10 @@ def expand_resume(args: list[str]) -> list[str]:
     folder = Path(resumes[-1].split("=", 1)[1].strip("'\"")).expanduser().resolve()
     overrides_file = folder / ".hydra" / "overrides.yaml"
     if not (folder / "checkpoint.npz").exists() or not overrides_file.exists():
-        raise UserError(f"resume={str(folder)!r} is not a plastic run folder with a checkpoint "
-                        "(it needs checkpoint.npz and .hydra/overrides.yaml)")
+        raise UserError(
+            f"resume={str(folder)!r} is not a plastic run folder with a checkpoint "
+            "(it needs checkpoint.npz and .hydra/overrides.yaml)"
+        )
     from plastic.app import run_status
 
     status = run_status(folder)
@@ -112,8 +114,9 @@ def expand_resume(args: list[str]) -> list[str]:
 
     new = [a for a in args if not a.startswith("resume=")]
     new_keys = {_override_key(a) for a in new if not a.startswith("-")}
-    original = [o for o in OmegaConf.load(overrides_file)
-                if _override_key(o) not in new_keys | {"resume"}]
+    original = [
+        o for o in OmegaConf.load(overrides_file) if _override_key(o) not in new_keys | {"resume"}
+    ]
     quoted = str(folder).replace("\\", "\\\\").replace("'", "\\'")
     return [*original, *new, f"hydra.run.dir='{quoted}'", f"resume='{quoted}'"]
 
@@ -124,8 +127,11 @@ def _override_key(override: str) -> str:
 
 def user_message(error: BaseException) -> str | None:
     """One line for a mistake in what the user asked for; None for anything else (a bug)."""
-    from hydra.errors import (ConfigCompositionException, MissingConfigException,
-                              OverrideParseException)
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
     if isinstance(error, MissingConfigException):
@@ -134,8 +140,7 @@ def user_message(error: BaseException) -> str | None:
         group, _, option = wanted.rpartition("/")
         if group and error.options is not None:
             group = group.removeprefix("experiment/") if group.startswith("experiment/") else group
-            return (f"{group}={option} is not available; choose one of: "
-                    + ", ".join(error.options))
+            return f"{group}={option} is not available; choose one of: " + ", ".join(error.options)
         return _first_line(str(error))
     if isinstance(error, OverrideParseException):
         return f"cannot read the overrides: {_first_line(str(error))}"

@@ -19,7 +19,9 @@ from plastic.errors import UserError
 
 def setting(default: Any, *, gt=None, ge=None, lt=None, le=None, choices=None, help: str = ""):
     """A config field with the bounds `validate` enforces (bounds apply when the value is set)."""
-    rules = {k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le, choices=choices).items() if v is not None}
+    rules = {
+        k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le, choices=choices).items() if v is not None
+    }
     return field(default=default, metadata={"rules": rules, "help": help})
 
 
@@ -64,7 +66,9 @@ class PlasticConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     viz: VizConfig = field(default_factory=VizConfig)
     seed: int = setting(0, ge=0)
-    resume: str | None = setting(None, help="a run folder to continue (set by `plastic run resume=DIR`)")
+    resume: str | None = setting(
+        None, help="a run folder to continue (set by `plastic run resume=DIR`)"
+    )
 
 
 # ----------------------------------------------------------------------------- registration
@@ -84,7 +88,7 @@ def register_configs() -> None:
     for name, module in datasets.modules().items():
         store.store(group="schema/dataset", name=name, node=module.Config)
     # Recipes live in experiments/ (not conf/) so that a user finds them at the top of the repo;
-    # they enter Hydra as the `experiment` group: experiments/smoke/oja.yaml is experiment=smoke/oja.
+    # they enter Hydra as the `experiment` group (experiments/smoke/oja.yaml: experiment=smoke/oja).
     root = experiments_dir()
     for path in sorted(root.rglob("*.yaml")):
         group = "/".join(("experiment", *path.relative_to(root).parent.parts))
@@ -133,9 +137,15 @@ def _check_node(node: DictConfig, prefix: str, schema: Any = None) -> None:
 def _broken_rule(value: Any, rules: dict) -> str | None:
     if "choices" in rules and value not in rules["choices"]:
         return "choose one of " + ", ".join(map(str, rules["choices"]))
-    bounds = [("gt", ">", lambda a, b: a > b), ("ge", ">=", lambda a, b: a >= b),
-              ("lt", "<", lambda a, b: a < b), ("le", "<=", lambda a, b: a <= b)]
-    broken = [f"{sign} {rules[k]}" for k, sign, ok in bounds if k in rules and not ok(value, rules[k])]
+    bounds = [
+        ("gt", ">", lambda a, b: a > b),
+        ("ge", ">=", lambda a, b: a >= b),
+        ("lt", "<", lambda a, b: a < b),
+        ("le", "<=", lambda a, b: a <= b),
+    ]
+    broken = [
+        f"{sign} {rules[k]}" for k, sign, ok in bounds if k in rules and not ok(value, rules[k])
+    ]
     if broken:
         allowed = " and ".join(f"{sign} {rules[k]}" for k, sign, _ in bounds if k in rules)
         return f"must be {allowed}"

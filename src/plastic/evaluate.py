@@ -28,8 +28,11 @@ def bar_coverage(fields: np.ndarray, templates: np.ndarray) -> dict[str, float]:
     best = cosines.max(axis=1)
     selective = best >= SELECTIVE_COSINE
     covered = np.unique(cosines.argmax(axis=1)[selective])
-    return {"bar_coverage": float(len(covered)), "selective_units": float(selective.sum()),
-            "mean_best_cosine": float(best.mean())}
+    return {
+        "bar_coverage": float(len(covered)),
+        "selective_units": float(selective.sum()),
+        "mean_best_cosine": float(best.mean()),
+    }
 
 
 def linear_probe(train_x, train_y, test_x, test_y, seed: int = 0) -> float:
@@ -65,7 +68,8 @@ class Evaluator:
         d = self.dataset
         if d.train_labels is not None and d.test is not None:
             x, y = d.train[:PROBE_MAX_TRAIN], d.train_labels[:PROBE_MAX_TRAIN]
-            metrics["probe_accuracy"] = linear_probe(model.encode(x), y, model.encode(d.test),
-                                                     d.test_labels, self.seed)
+            metrics["probe_accuracy"] = linear_probe(
+                model.encode(x), y, model.encode(d.test), d.test_labels, self.seed
+            )
             metrics["probe_raw_pixels"] = linear_probe(x, y, d.test, d.test_labels, self.seed)
         return metrics

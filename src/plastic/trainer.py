@@ -45,14 +45,18 @@ class Recorder:
         self.frames.append(fields)
 
     def state(self) -> dict[str, np.ndarray]:
-        state = {f"record/{c}": np.array([r.get(c, np.nan) for r in self.rows], dtype=float)
-                 for c in self.columns}
+        state = {
+            f"record/{c}": np.array([r.get(c, np.nan) for r in self.rows], dtype=float)
+            for c in self.columns
+        }
         state["record/frames"] = np.stack(self.frames) if self.frames else np.zeros((0,))
         return state
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         n = len(state["record/step"])
-        self.rows = [{c: _plain(state[f"record/{c}"][i], c) for c in self.columns} for i in range(n)]
+        self.rows = [
+            {c: _plain(state[f"record/{c}"][i], c) for c in self.columns} for i in range(n)
+        ]
         self.frames = list(state["record/frames"]) if n else []
 
 
@@ -95,10 +99,25 @@ class StopRequest:
 
 
 class Trainer:
-    def __init__(self, cfg, model, dataset, evaluator, backend, run_dir: Path, seed: int,
-                 shuffle: bool = False, multirun: bool = False):
+    def __init__(
+        self,
+        cfg,
+        model,
+        dataset,
+        evaluator,
+        backend,
+        run_dir: Path,
+        seed: int,
+        shuffle: bool = False,
+        multirun: bool = False,
+    ):
         self.cfg, self.model, self.dataset, self.evaluator = cfg, model, dataset, evaluator
-        self.backend, self.run_dir, self.seed, self.multirun = backend, Path(run_dir), seed, multirun
+        self.backend, self.run_dir, self.seed, self.multirun = (
+            backend,
+            Path(run_dir),
+            seed,
+            multirun,
+        )
         self.recorder = Recorder(evaluator.record_names)
         self.shuffle = shuffle
         n = dataset.n_train
@@ -131,8 +150,12 @@ class Trainer:
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
     def record(self) -> None:
-        self.recorder.record(self.step, self.step / self.dataset.n_train, self.model.receptive_fields(),
-                             self.evaluator.record(self.model))
+        self.recorder.record(
+            self.step,
+            self.step / self.dataset.n_train,
+            self.model.receptive_fields(),
+            self.evaluator.record(self.model),
+        )
 
     def fit(self) -> Outcome:
         cfg, n = self.cfg, self.dataset.n_train
@@ -151,17 +174,26 @@ class Trainer:
                     epoch, position = divmod(self.step, n)
                     if epoch != order_epoch:
                         order, order_epoch = self.order(epoch), epoch
-                    end = min(self.total, (epoch + 1) * n, self.step + cfg.block_size,
-                              _next_multiple(self.step, cfg.record_every),
-                              _next_multiple(self.step, cfg.checkpoint_every))
+                    end = min(
+                        self.total,
+                        (epoch + 1) * n,
+                        self.step + cfg.block_size,
+                        _next_multiple(self.step, cfg.record_every),
+                        _next_multiple(self.step, cfg.checkpoint_every),
+                    )
                     with np.errstate(over="ignore", invalid="ignore"):
                         self.model.learn(data[order[position : position + end - self.step]])
                     self.step = end
                     broken = self.model.nonfinite_state()
                     if broken:
-                        return Outcome("diverged", f"'{broken}' became NaN or infinite by step "
-                                       f"{self.step}; checkpoint.npz keeps step {last_good}",
-                                       self.step, self.total, seconds())
+                        return Outcome(
+                            "diverged",
+                            f"'{broken}' became NaN or infinite by step "
+                            f"{self.step}; checkpoint.npz keeps step {last_good}",
+                            self.step,
+                            self.total,
+                            seconds(),
+                        )
                     if self.step % cfg.record_every == 0 or self.step == self.total:
                         self.record()
                     if self.step % cfg.checkpoint_every == 0:
@@ -170,12 +202,22 @@ class Trainer:
                     progress.update(self.step)
                     if stop.requested and self.step < self.total:
                         self.save_checkpoint(seconds())
-                        return Outcome("interrupted", f"stopped by Ctrl-C at step {self.step}; "
-                                       f"continue with: plastic run resume={self.run_dir}",
-                                       self.step, self.total, seconds())
+                        return Outcome(
+                            "interrupted",
+                            f"stopped by Ctrl-C at step {self.step}; "
+                            f"continue with: plastic run resume={self.run_dir}",
+                            self.step,
+                            self.total,
+                            seconds(),
+                        )
             except KeyboardInterrupt:
-                return Outcome("interrupted", f"aborted by a second Ctrl-C; checkpoint.npz keeps "
-                               f"step {last_good}", self.step, self.total, seconds())
+                return Outcome(
+                    "interrupted",
+                    f"aborted by a second Ctrl-C; checkpoint.npz keeps step {last_good}",
+                    self.step,
+                    self.total,
+                    seconds(),
+                )
         self.backend.synchronize()
         return Outcome("completed", "", self.step, self.total, seconds())
 
@@ -198,15 +240,31 @@ class Progress:
     def __enter__(self):
         self.t0 = self.last_log = time.perf_counter()
         if self.mode == "bar":
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
+            )
 
-            self.bar = RichProgress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-                                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                                    TextColumn("eta"), TimeRemainingColumn(), transient=False)
+            self.bar = RichProgress(
+                TextColumn("[bold]training"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self.bar.__enter__()
-            self.task = self.bar.add_task("training", total=self.total, completed=self.start,
-                                          rate="")
+            self.task = self.bar.add_task(
+                "training", total=self.total, completed=self.start, rate=""
+            )
         return self
 
     def update(self, step: int) -> None:
@@ -217,8 +275,14 @@ class Progress:
         elif self.mode == "log" and (now - self.last_log >= self.every or step == self.total):
             self.last_log = now
             eta = (self.total - step) / rate if rate > 0 else float("inf")
-            log.info("step %s/%s (%.0f%%) %s steps/s, eta %.0fs", f"{step:,}", f"{self.total:,}",
-                     100 * step / self.total, f"{rate:,.0f}", eta)
+            log.info(
+                "step %s/%s (%.0f%%) %s steps/s, eta %.0fs",
+                f"{step:,}",
+                f"{self.total:,}",
+                100 * step / self.total,
+                f"{rate:,.0f}",
+                eta,
+            )
 
     def __exit__(self, *exc: Any):
         if self.bar is not None:

@@ -76,8 +76,12 @@ def _with_caption(rgb: np.ndarray, caption: str) -> np.ndarray:
 def write_gif(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     import imageio.v3 as iio
 
-    return atomic_write(path, lambda tmp: iio.imwrite(tmp, np.stack(frames), extension=".gif",
-                                                      duration=1000.0 / fps, loop=0))
+    return atomic_write(
+        path,
+        lambda tmp: iio.imwrite(
+            tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0
+        ),
+    )
 
 
 def evenly_spaced(n: int, most: int) -> list[int]:
@@ -88,8 +92,9 @@ def evenly_spaced(n: int, most: int) -> list[int]:
 
 
 def save_figure(fig, path: Path) -> Path:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=120,
-                                               bbox_inches="tight"))
+    atomic_write(
+        path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=120, bbox_inches="tight")
+    )
     plt.close(fig)
     return path
 
@@ -105,8 +110,9 @@ def plot_fields(path: Path, fields: np.ndarray, image_shape, title: str) -> Path
 
 def plot_curves(path: Path, rows: list[dict[str, float]], names: list[str], x: str = "step"):
     """One panel per recorded metric against the step."""
-    fig, axes = plt.subplots(len(names), 1, figsize=(6, 1.9 * len(names)), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(6, 1.9 * len(names)), sharex=True, squeeze=False
+    )
     steps = [row[x] for row in rows]
     for ax, name in zip(axes[:, 0], names, strict=True):
         ax.plot(steps, [row.get(name, np.nan) for row in rows], lw=1.4)

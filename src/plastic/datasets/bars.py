@@ -41,6 +41,10 @@ def make_bars(n: int, size: int, probability: float, rng: np.random.Generator):
 def load(cfg) -> Dataset:
     rng = np.random.default_rng([cfg.seed, 0xBA25])
     images, _ = make_bars(cfg.n_samples, cfg.size, cfg.bar_probability, rng)
-    return Dataset("bars", images, (cfg.size, cfg.size),
-                   f"generated (seed {cfg.seed}, p={cfg.bar_probability})",
-                   bar_templates=bar_templates(cfg.size))
+    return Dataset(
+        "bars",
+        images,
+        (cfg.size, cfg.size),
+        f"generated (seed {cfg.seed}, p={cfg.bar_probability})",
+        bar_templates=bar_templates(cfg.size),
+    )

@@ -18,6 +18,8 @@ def load(cfg) -> Dataset:
     digits = load_digits()
     pixels = digits.data / 16.0  # the bundled images hold 0..16
     x_train, x_test, y_train, y_test = stratified_split(
-        pixels, digits.target, cfg.test_fraction, cfg.seed)
-    return Dataset("digits", x_train, (8, 8), "sklearn.datasets.load_digits (bundled)",
-                   y_train, x_test, y_test)
+        pixels, digits.target, cfg.test_fraction, cfg.seed
+    )
+    return Dataset(
+        "digits", x_train, (8, 8), "sklearn.datasets.load_digits (bundled)", y_train, x_test, y_test
+    )

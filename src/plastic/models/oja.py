@@ -56,7 +56,9 @@ class Model(Rule):
         np.fill_diagonal(lateral, 0.0)
         if not cfg.lateral_inhibition:
             lateral[:] = 0.0
-        self.feedforward = backend.asarray(rng.uniform(0.0, cfg.feedforward_init_max, (n, n_inputs)))
+        self.feedforward = backend.asarray(
+            rng.uniform(0.0, cfg.feedforward_init_max, (n, n_inputs))
+        )
         self.lateral = backend.asarray(lateral)
         self.rates = backend.xp.zeros(n, dtype=backend.dtype)
         self.last_input = backend.xp.zeros(n_inputs, dtype=backend.dtype)
@@ -83,15 +85,24 @@ class Model(Rule):
         return self.backend.to_host(self.feedforward)
 
     def panels(self):
-        return {"input": self.backend.to_host(self.last_input),
-                "activity": self.backend.to_host(self.rates)}
+        return {
+            "input": self.backend.to_host(self.last_input),
+            "activity": self.backend.to_host(self.rates),
+        }
 
     def _run(self, images, rates, learn):
         """Run the trials in place; returns each trial's mean rates (n_images, n_units)."""
         cfg = self.cfg
         mean_rates = self.xp.zeros((len(images), cfg.n_units), dtype=self.backend.dtype)
-        args = (mean_rates, cfg.steps_per_trial, *self.step_sizes, cfg.alpha_feedforward,
-                cfg.alpha_lateral, learn, learn and cfg.lateral_inhibition)
+        args = (
+            mean_rates,
+            cfg.steps_per_trial,
+            *self.step_sizes,
+            cfg.alpha_feedforward,
+            cfg.alpha_lateral,
+            learn,
+            learn and cfg.lateral_inhibition,
+        )
         if self.backend.is_gpu:
             run_trials_array(self.xp, self.feedforward, self.lateral, rates, images, *args)
         else:
@@ -100,8 +111,20 @@ class Model(Rule):
 
 
 @numba.njit(cache=True)
-def run_trials(feedforward, lateral, rates, images, mean_rates, n_steps, rate_step,
-               learning_step, alpha_feedforward, alpha_lateral, learn_feedforward, learn_lateral):
+def run_trials(
+    feedforward,
+    lateral,
+    rates,
+    images,
+    mean_rates,
+    n_steps,
+    rate_step,
+    learning_step,
+    alpha_feedforward,
+    alpha_lateral,
+    learn_feedforward,
+    learn_lateral,
+):
     """Each image clamped for n_steps Euler steps; updates all arrays in place (compiled, CPU)."""
     n_units, n_inputs = feedforward.shape
     previous = np.empty_like(rates)
@@ -128,19 +151,35 @@ def run_trials(feedforward, lateral, rates, images, mean_rates, n_steps, rate_st
                 if learn_feedforward:
                     decay = alpha_feedforward * post * post
                     for i in range(n_inputs):
-                        w = feedforward[j, i] + learning_step * (x[i] * post - decay * feedforward[j, i])
+                        w = feedforward[j, i] + learning_step * (
+                            x[i] * post - decay * feedforward[j, i]
+                        )
                         feedforward[j, i] = w if w > MIN_WEIGHT else MIN_WEIGHT
                 if learn_lateral:
                     decay = alpha_lateral * post * post
                     for k in range(n_units):
                         if k != j:
-                            v = lateral[j, k] + learning_step * (rates[k] * post - decay * lateral[j, k])
+                            v = lateral[j, k] + learning_step * (
+                                rates[k] * post - decay * lateral[j, k]
+                            )
                             lateral[j, k] = v if v > MIN_WEIGHT else MIN_WEIGHT
 
 
-def run_trials_array(xp, feedforward, lateral, rates, images, mean_rates, n_steps, rate_step,
-                     learning_step, alpha_feedforward, alpha_lateral, learn_feedforward,
-                     learn_lateral):
+def run_trials_array(
+    xp,
+    feedforward,
+    lateral,
+    rates,
+    images,
+    mean_rates,
+    n_steps,
+    rate_step,
+    learning_step,
+    alpha_feedforward,
+    alpha_lateral,
+    learn_feedforward,
+    learn_lateral,
+):
     """The same trials as whole-array operations in namespace xp (the path device=gpu takes)."""
     diagonal = xp.eye(len(rates), dtype=bool)
     for t, x in enumerate(images):
@@ -150,9 +189,13 @@ def run_trials_array(xp, feedforward, lateral, rates, images, mean_rates, n_step
             mean_rates[t] += rates / n_steps
             post = rates[:, None]
             if learn_feedforward:
-                feedforward += learning_step * (post * x[None, :] - alpha_feedforward * post**2 * feedforward)
+                feedforward += learning_step * (
+                    post * x[None, :] - alpha_feedforward * post**2 * feedforward
+                )
                 xp.maximum(feedforward, MIN_WEIGHT, out=feedforward)
             if learn_lateral:
-                lateral += learning_step * (post * rates[None, :] - alpha_lateral * post**2 * lateral)
+                lateral += learning_step * (
+                    post * rates[None, :] - alpha_lateral * post**2 * lateral
+                )
                 xp.maximum(lateral, MIN_WEIGHT, out=lateral)
                 lateral[diagonal] = 0.0

@@ -1,0 +1,35 @@
+"""device=gpu: the cupy path gives the CPU path's weights (skipped where there is no GPU)."""
+
+import json
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from plastic.backend import make_backend
+from plastic.datasets.bars import make_bars
+from plastic.models.oja import Config, Model
+
+pytestmark = pytest.mark.gpu
+
+
+def test_oja_on_gpu_equals_cpu():
+    images, _ = make_bars(10, 8, 0.125, np.random.default_rng(0))
+    cfg = OmegaConf.structured(Config)
+    results = []
+    for device in ("cpu", "gpu"):
+        backend = make_backend(
+            OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
+        )
+        model = Model(cfg, backend, 64, np.random.default_rng(1))
+        model.learn(backend.asarray(images))
+        results.append(model.state_dict())
+    for name in ("feedforward", "lateral", "rates"):
+        np.testing.assert_allclose(results[1][name], results[0][name], atol=1e-9)
+
+
+def test_smoke_recipe_on_gpu(cli):
+    result = cli("run", "experiment=smoke/oja", "device=gpu", "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((cli.cwd / "run" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["device"].startswith("gpu")
