@@ -81,7 +81,7 @@ def test_smoke_run_writes_a_complete_run_folder(cli):
     weights = np.load(run / "weights.npz")
     assert weights["feedforward"].shape == (32, 64) and weights["lateral"].shape == (32, 32)
     frames = iio.imread(run / "receptive_fields.gif", index=None)
-    assert len(frames) == 7 and min(frames.shape[1:3]) >= 4 * 64  # 8x8 tiles upscaled to 64 px
+    assert len(frames) == 7 and min(frames.shape[1:3]) >= 4 * 48  # 8x8 tiles upscaled to 48 px
     assert yaml.safe_load((run / ".hydra/overrides.yaml").read_text()) == ["experiment=smoke/oja"]
 
 

@@ -176,6 +176,7 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         cfg.seed,
         shuffle=cfg.dataset.shuffle,
         multirun=multirun,
+        max_frames=cfg.viz.gif_max_frames,
     )
     if cfg.resume:
         trainer.load_checkpoint(run_dir / CHECKPOINT)
@@ -211,16 +212,13 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
 def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> None:
     recorder, shape = trainer.recorder, dataset.image_shape
     artifacts.write_csv(run_dir / METRICS, recorder.columns, recorder.rows)
-    if recorder.frames:
-        keep = viz.evenly_spaced(len(recorder.frames), cfg.viz.gif_max_frames)
+    if recorder.rows:
         frames = [
-            viz.fields_frame(
-                recorder.frames[i], shape, cfg.viz.tile_pixels, f"step {recorder.rows[i]['step']:,}"
-            )
-            for i in keep
+            viz.fields_frame(fields, shape, cfg.viz.tile_pixels, f"step {step:,}")
+            for step, fields in recorder.gif_frames()
         ]
         viz.write_gif(run_dir / "receptive_fields.gif", frames, cfg.viz.gif_fps)
-        fields = recorder.frames[-1]
+        fields = recorder.last_fields
         viz.plot_fields(
             run_dir / "fields.png",
             fields,

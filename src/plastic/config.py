@@ -46,9 +46,9 @@ class TrainerConfig:
 
 @dataclass
 class VizConfig:
-    gif_max_frames: int = setting(200, gt=1, help="frames kept for the GIFs (evenly spaced)")
+    gif_max_frames: int = setting(100, gt=1, help="frames kept for the GIFs (evenly spaced)")
     gif_fps: float = setting(10.0, gt=0)
-    tile_pixels: int = setting(64, gt=0, help="a receptive-field tile is upscaled to at least this")
+    tile_pixels: int = setting(48, gt=0, help="a receptive-field tile is upscaled to at least this")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 from plastic.artifacts import CHECKPOINT, METRICS, read_npz, write_csv, write_npz
 
@@ -25,31 +26,59 @@ log = logging.getLogger("plastic")
 
 @dataclass
 class Recorder:
-    """Metric rows and receptive-field frames, one of each per record."""
+    """A metric row per record, and receptive-field frames for the GIF.
+
+    Frames are kept as float16 and thinned as they accumulate (every record, then every 2nd,
+    4th, ...), so that their memory stays under 2 * max_frames frames however long the run;
+    `last_fields` keeps the latest fields in full precision for the weight change.
+    """
 
     metric_names: list[str]
+    max_frames: int = 100
     rows: list[dict[str, float]] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
+    frame_steps: list[int] = field(default_factory=list)
+    stride: int = 1
+    last_fields: np.ndarray | None = None
 
     @property
     def columns(self) -> list[str]:
         return ["step", "epoch", "weight_change", *self.metric_names]
 
     def record(self, step: int, epoch: float, fields: np.ndarray, metrics: dict[str, float]):
-        fields = np.asarray(fields, dtype=np.float32)
+        fields = np.array(fields, dtype=np.float64)
         change = np.nan
-        if self.frames:  # relative change of the fields since the previous record
-            before = self.frames[-1]
+        if self.last_fields is not None:  # relative change of the fields since the last record
+            before = self.last_fields
             change = float(np.linalg.norm(fields - before) / max(np.linalg.norm(before), 1e-12))
+        if len(self.rows) % self.stride == 0:
+            self.frames.append(fields.astype(np.float16))
+            self.frame_steps.append(step)
+            if len(self.frames) > 2 * self.max_frames:
+                self.frames, self.frame_steps = self.frames[::2], self.frame_steps[::2]
+                self.stride *= 2
         self.rows.append({"step": step, "epoch": epoch, "weight_change": change, **metrics})
-        self.frames.append(fields)
+        self.last_fields = fields
+
+    def gif_frames(self) -> list[tuple[int, np.ndarray]]:
+        """(step, fields) for at most max_frames frames, evenly spaced, the last record last."""
+        keep = [
+            (self.frame_steps[i], self.frames[i])
+            for i in _evenly_spaced(len(self.frames), self.max_frames)
+        ]
+        if self.rows and keep[-1][0] != self.rows[-1]["step"]:
+            keep[-1] = (self.rows[-1]["step"], self.last_fields)
+        return keep
 
     def state(self) -> dict[str, np.ndarray]:
         state = {
             f"record/{c}": np.array([r.get(c, np.nan) for r in self.rows], dtype=float)
             for c in self.columns
         }
-        state["record/frames"] = np.stack(self.frames) if self.frames else np.zeros((0,))
+        state["record/frames"] = np.stack(self.frames)
+        state["record/frame_steps"] = np.array(self.frame_steps)
+        state["record/stride"] = np.array(self.stride)
+        state["record/last_fields"] = self.last_fields
         return state
 
     def load(self, state: dict[str, np.ndarray]) -> None:
@@ -57,7 +86,17 @@ class Recorder:
         self.rows = [
             {c: _plain(state[f"record/{c}"][i], c) for c in self.columns} for i in range(n)
         ]
-        self.frames = list(state["record/frames"]) if n else []
+        self.frames = list(state["record/frames"])
+        self.frame_steps = [int(s) for s in state["record/frame_steps"]]
+        self.stride = int(state["record/stride"])
+        self.last_fields = state["record/last_fields"]
+
+
+def _evenly_spaced(n: int, most: int) -> list[int]:
+    """At most `most` indices of range(n), evenly spaced, first and last included."""
+    if n <= most:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, most).round().astype(int).tolist()))
 
 
 def _plain(value: float, column: str) -> float | int:
@@ -110,15 +149,17 @@ class Trainer:
         seed: int,
         shuffle: bool = False,
         multirun: bool = False,
+        max_frames: int = 100,
     ):
-        self.cfg, self.model, self.dataset, self.evaluator = cfg, model, dataset, evaluator
+        self.cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg  # fast reads
+        self.model, self.dataset, self.evaluator = model, dataset, evaluator
         self.backend, self.run_dir, self.seed, self.multirun = (
             backend,
             Path(run_dir),
             seed,
             multirun,
         )
-        self.recorder = Recorder(evaluator.record_names)
+        self.recorder = Recorder(evaluator.record_names, max_frames)
         self.shuffle = shuffle
         n = dataset.n_train
         self.total = n * cfg.epochs if cfg.max_steps is None else min(n * cfg.epochs, cfg.max_steps)

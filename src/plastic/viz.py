@@ -50,7 +50,7 @@ def to_rgb(image: np.ndarray, signed: bool) -> np.ndarray:
     cmap = plt.get_cmap("bwr" if signed else "gray")
     values = (image + 1) / 2 if signed else image
     rgb = (cmap(np.nan_to_num(values, nan=0.0))[..., :3] * 255).astype(np.uint8)
-    rgb[np.isnan(image)] = (60, 60, 70)  # gaps
+    rgb[np.isnan(image)] = 64  # gaps (grey, so that a grey mosaic stays one channel in the GIF)
     return rgb
 
 
@@ -58,7 +58,7 @@ def fields_frame(fields, image_shape, tile_pixels: int, caption: str = "") -> np
     """One GIF frame: the colour mosaic upscaled so a tile is at least tile_pixels wide."""
     image, signed = mosaic(fields, image_shape)
     factor = max(1, math.ceil(tile_pixels / max(image_shape)))
-    rgb = np.kron(to_rgb(image, signed), np.ones((factor, factor, 1), dtype=np.uint8))
+    rgb = to_rgb(image, signed).repeat(factor, axis=0).repeat(factor, axis=1)
     if caption:
         rgb = _with_caption(rgb, caption)
     return rgb
@@ -76,19 +76,13 @@ def _with_caption(rgb: np.ndarray, caption: str) -> np.ndarray:
 def write_gif(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     import imageio.v3 as iio
 
+    frames = np.stack(frames)
+    if (frames[..., :1] == frames).all():  # grey: one channel, 64 levels, no quantiser needed
+        frames = frames[..., 0] // 4 * 4
     return atomic_write(
         path,
-        lambda tmp: iio.imwrite(
-            tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0
-        ),
+        lambda tmp: iio.imwrite(tmp, frames, extension=".gif", duration=1000.0 / fps, loop=0),
     )
-
-
-def evenly_spaced(n: int, most: int) -> list[int]:
-    """At most `most` indices of range(n), evenly spaced, first and last included."""
-    if n <= most:
-        return list(range(n))
-    return sorted(set(np.linspace(0, n - 1, most).round().astype(int).tolist()))
 
 
 def save_figure(fig, path: Path) -> Path:

@@ -2,8 +2,6 @@
 
 from dataclasses import dataclass
 
-from sklearn.datasets import load_digits
-
 from plastic.config import DatasetConfig, setting
 from plastic.datasets import Dataset, stratified_split
 
@@ -15,6 +13,8 @@ class Config(DatasetConfig):
 
 
 def load(cfg) -> Dataset:
+    from sklearn.datasets import load_digits  # here, not at import: keeps `plastic` start fast
+
     digits = load_digits()
     pixels = digits.data / 16.0  # the bundled images hold 0..16
     x_train, x_test, y_train, y_test = stratified_split(

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 NAMES = ("oja",)
 
@@ -22,7 +23,9 @@ class Rule:
     state_names: tuple[str, ...] = ()
 
     def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
-        self.cfg, self.backend, self.xp, self.n_inputs = cfg, backend, backend.xp, n_inputs
+        # a plain dataclass, not an OmegaConf node: its fields are read in the hot loop
+        self.cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
+        self.backend, self.xp, self.n_inputs = backend, backend.xp, n_inputs
 
     def learn(self, block: Any) -> None:  # block: (n_samples, n_inputs) on the device
         raise NotImplementedError
