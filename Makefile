@@ -1,5 +1,6 @@
 # plastic — set-up, runs and checks. `make run` and `make test` each work alone on a fresh clone.
 PYTHON ?= python3
+EXPERIMENT ?= digits_oja
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install  ## the default experiment: Oja's rule on scikit-learn's bundled digits
-	$(BIN)/plastic run $(ARGS)
+	$(BIN)/plastic run experiment=$(EXPERIMENT) $(ARGS)
 
 smoke: install  ## every smoke recipe through the real console script
 	@set -e; for recipe in experiments/smoke/*.yaml; do \
