@@ -130,13 +130,15 @@ def run_annarchy(quick: bool) -> dict | None:
     script = Path(__file__).parent / "reference" / "annarchy_bars.py"
     env = dict(os.environ, PATH=f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}")
     trials = "2000" if quick else "10000"
-    out = subprocess.run(
-        [python, str(script), "--seed", "0", "--trials", trials],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    with tempfile.TemporaryDirectory() as build:  # ANNarchy generates and compiles in its cwd
+        out = subprocess.run(
+            [python, str(script), "--seed", "0", "--trials", trials],
+            env=env,
+            cwd=build,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     version = subprocess.run(
         [python, "-c", "import ANNarchy; print(ANNarchy.__version__)"],
         env=env,

@@ -78,6 +78,9 @@ def run_command(args: list[str]) -> int:
             raise
         return _report(error.error, show_traces)
     # Runs that ended early (diverged, interrupted, a bad dataset) wrote their summary; say why.
+    for run_dir, error in app.ENDED:
+        if str(run_dir) not in error.message:
+            error.message = f"{error.message} ({run_dir})"
     codes = [_report(error, show_traces) for _, error in app.ENDED]
     return max(codes, default=0)
 
