@@ -33,6 +33,17 @@ def test_hydra_flags_still_work(cli):
     assert not (cli.cwd / "outputs").exists()
 
 
+def test_config_dir_adds_the_users_own_choices(cli):
+    own = cli.cwd / "myconf" / "dataset"
+    own.mkdir(parents=True)
+    (own / "tinybars.yaml").write_text(
+        "defaults:\n  - /schema/dataset/bars@_here_\n  - _self_\nn_samples: 40\n"
+    )
+    result = cli("run", "--config-dir", "myconf", "dataset=tinybars", "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((cli.cwd / "run" / "summary.json").read_text())["steps"] == 40
+
+
 SMOKE_FILES = [
     ".hydra/config.yaml",
     ".hydra/overrides.yaml",

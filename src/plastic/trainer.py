@@ -223,7 +223,10 @@ class Trainer:
                         _next_multiple(self.step, cfg.checkpoint_every),
                     )
                     with np.errstate(over="ignore", invalid="ignore"):
-                        self.model.learn(data[order[position : position + end - self.step]])
+                        index = self.backend.xp.asarray(
+                            order[position : position + end - self.step]
+                        )
+                        self.model.learn(data[index])
                     self.step = end
                     broken = self.model.nonfinite_state()
                     if broken:
