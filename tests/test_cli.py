@@ -19,7 +19,22 @@ def test_version(cli):
 
 def test_list_names_models_datasets_experiments(cli):
     out = cli("list").stdout
-    for word in ("oja", "digits", "bars", "mnist", "bars_oja", "digits_oja", "smoke/oja", "gpu"):
+    for word in (
+        "oja",
+        "bcm",
+        "hopfield",
+        "digits",
+        "bars",
+        "mnist",
+        "bars_oja",
+        "digits_oja",
+        "mnist_bcm",
+        "mnist_hopfield",
+        "mnist_krotov",
+        "smoke/bcm",
+        "smoke/oja",
+        "gpu",
+    ):
         assert word in out
 
 
@@ -71,7 +86,12 @@ def test_smoke_run_writes_a_complete_run_folder(cli):
 
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["steps"] == 300
-    assert set(summary["metrics"]) == {"bar_coverage", "selective_units", "mean_best_cosine"}
+    assert set(summary["metrics"]) == {
+        "bar_coverage",
+        "selective_units",
+        "mean_best_cosine",
+        "duplicate_fields",
+    }
     assert summary["steps_per_second"] > 0 and summary["wall_seconds"] > 0
     assert summary["data_source"].startswith("generated") and summary["device"].startswith("cpu")
     for package in ("python", "numpy", "cupy", "plastic"):
@@ -155,3 +175,4 @@ def test_default_digits_run_reports_the_probe(cli):
     assert summary["steps"] == 300  # max_steps caps the run
     assert 0.1 < summary["metrics"]["probe_accuracy"] <= 1.0
     assert summary["metrics"]["probe_raw_pixels"] > 0.9
+    assert 0.1 < summary["metrics"]["probe_random"] <= 1.0  # the untrained network, same seed

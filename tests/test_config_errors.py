@@ -15,6 +15,18 @@ CASES = {
     "unknown model": (["model=nosuch"], ["model=nosuch", "oja"]),
     "unknown dataset": (["dataset=nosuch"], ["dataset=nosuch", "bars", "digits", "mnist"]),
     "unknown experiment": (["experiment=nosuch"], ["experiment=nosuch", "bars_oja"]),
+    "unknown activation": (
+        ["model=bcm", "model.activation=swish"],
+        ["model.activation", "swish", "relu", "logistic"],
+    ),
+    "unknown optimizer": (
+        ["model=bcm", "model/optimizer=nosuch"],
+        ["model/optimizer=nosuch", "adam"],
+    ),
+    "k above the units": (
+        ["model=hopfield", "model.n_units=4", "model.k=5"],
+        ["model.k=5", "<= model.n_units"],
+    ),
     "bad override syntax": (["model.tau=["], ["cannot read the overrides"]),
     "bad value in a recipe run": (
         ["experiment=smoke/oja", "trainer.record_every=-1"],

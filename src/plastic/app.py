@@ -164,8 +164,12 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         backend.description,
         run_dir,
     )
-    model = models.build(cfg.model, backend, dataset.n_inputs, np.random.default_rng(cfg.seed))
-    evaluator = Evaluator(dataset, cfg.seed)
+
+    def build_model():  # the same seed builds the same initial network
+        return models.build(cfg.model, backend, dataset.n_inputs, np.random.default_rng(cfg.seed))
+
+    model = build_model()
+    evaluator = Evaluator(dataset, model.metric_names, cfg.seed)
     trainer = Trainer(
         cfg.trainer,
         model,
@@ -177,6 +181,7 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         shuffle=cfg.dataset.shuffle,
         multirun=multirun,
         max_frames=cfg.viz.gif_max_frames,
+        max_tiles=cfg.viz.max_tiles,
     )
     if cfg.resume:
         trainer.load_checkpoint(run_dir / CHECKPOINT)
@@ -189,7 +194,10 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         final = {}  # the state is not finite; the last good one is in checkpoint.npz
     else:
         artifacts.write_npz(run_dir / WEIGHTS, model.state_dict())
-        final = evaluator.final(model) if outcome.status == "completed" else evaluator.record(model)
+        if outcome.status == "completed":
+            final = evaluator.final(model, initial_model=build_model())
+        else:
+            final = evaluator.record(model)
     _write_pictures(cfg, run_dir, trainer, model, dataset)
     summary.update(
         status=outcome.status,
@@ -218,7 +226,7 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> Non
             for step, fields in recorder.gif_frames()
         ]
         viz.write_gif(run_dir / "receptive_fields.gif", frames, cfg.viz.gif_fps)
-        fields = recorder.last_fields
+        fields = recorder.last_fields[: cfg.viz.max_tiles]
         viz.plot_fields(
             run_dir / "fields.png",
             fields,
@@ -229,7 +237,12 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> Non
         if len(recorder.rows) > 1:
             viz.plot_curves(run_dir / "curves.png", recorder.rows, curves)
         if model.nonfinite_state() is None and model.panels():
-            viz.plot_state(run_dir / "state.png", model.panels(), model.receptive_fields(), shape)
+            viz.plot_state(
+                run_dir / "state.png",
+                model.panels(),
+                model.receptive_fields()[: cfg.viz.max_tiles],
+                shape,
+            )
 
 
 def _write_summary(run_dir: Path, summary: dict, started: float) -> None:

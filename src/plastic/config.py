@@ -49,6 +49,7 @@ class VizConfig:
     gif_max_frames: int = setting(100, gt=1, help="frames kept for the GIFs (evenly spaced)")
     gif_fps: float = setting(10.0, gt=0)
     tile_pixels: int = setting(48, gt=0, help="a receptive-field tile is upscaled to at least this")
+    max_tiles: int = setting(100, gt=0, help="pictures show the first this many units")
 
 
 @dataclass
@@ -114,6 +115,11 @@ def validate(cfg: DictConfig) -> None:
         if key not in known and key != "hydra":  # `+name=value` can add keys to the root
             raise UserError(f"{key} is not a setting; the top-level keys are: {', '.join(known)}")
     _check_node(cfg, "", PlasticConfig)  # the root also holds Hydra's own node: name the schema
+    from plastic import models
+
+    check = getattr(models.modules().get(cfg.model.name), "check", None)
+    if check is not None:  # a rule's own cross-field checks (k <= n_units, ...)
+        check(cfg.model)
 
 
 def _check_node(node: DictConfig, prefix: str, schema: Any = None) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 from plastic.datasets import Dataset
 
 SELECTIVE_COSINE = 0.8  # a unit is selective for a bar when its best cosine reaches this
+DUPLICATE_COSINE = 0.95  # two fields this alike are near-duplicates
 PROBE_MAX_TRAIN = 10_000  # the probe is a yardstick, not the experiment: keep it to seconds
 
 
@@ -46,30 +47,48 @@ def linear_probe(train_x, train_y, test_x, test_y, seed: int = 0) -> float:
     return float(probe.score(test_x, test_y))
 
 
+def duplicate_fields(fields: np.ndarray, threshold: float = DUPLICATE_COSINE) -> int:
+    """Units whose field has a near-twin (cosine above the threshold) among the others."""
+    cosines = cosine_matrix(fields, fields)
+    np.fill_diagonal(cosines, -np.inf)
+    return int((cosines.max(axis=1) > threshold).sum()) if len(fields) > 1 else 0
+
+
 class Evaluator:
     """Metrics recorded during training (`record`) and measured once at the end (`final`)."""
 
-    def __init__(self, dataset: Dataset, seed: int = 0):
+    def __init__(self, dataset: Dataset, model_metric_names=(), seed: int = 0):
         self.dataset, self.seed = dataset, seed
+        self.model_metric_names = list(model_metric_names)
 
     @property
     def record_names(self) -> list[str]:
+        names = list(self.model_metric_names)
         if self.dataset.bar_templates is not None:
-            return ["bar_coverage", "selective_units", "mean_best_cosine"]
-        return []
+            names = ["bar_coverage", "selective_units", "mean_best_cosine", *names]
+        return names
 
     def record(self, model) -> dict[str, float]:
+        metrics = {}
         if self.dataset.bar_templates is not None:
-            return bar_coverage(model.receptive_fields(), self.dataset.bar_templates)
-        return {}
+            metrics.update(bar_coverage(model.receptive_fields(), self.dataset.bar_templates))
+        metrics.update(model.metrics())
+        return metrics
 
-    def final(self, model) -> dict[str, float]:
+    def final(self, model, initial_model=None) -> dict[str, float]:
+        """The record's figures, near-duplicate fields and, on labelled data, the probes: on
+        the model's responses, on the raw pixels and on the untrained (initial) network."""
         metrics = self.record(model)
+        metrics["duplicate_fields"] = float(duplicate_fields(model.receptive_fields()))
         d = self.dataset
         if d.train_labels is not None and d.test is not None:
             x, y = d.train[:PROBE_MAX_TRAIN], d.train_labels[:PROBE_MAX_TRAIN]
-            metrics["probe_accuracy"] = linear_probe(
-                model.encode(x), y, model.encode(d.test), d.test_labels, self.seed
-            )
-            metrics["probe_raw_pixels"] = linear_probe(x, y, d.test, d.test_labels, self.seed)
+
+            def probe(encode):
+                return linear_probe(encode(x), y, encode(d.test), d.test_labels, self.seed)
+
+            metrics["probe_accuracy"] = probe(model.encode)
+            metrics["probe_raw_pixels"] = probe(lambda a: a)
+            if initial_model is not None:
+                metrics["probe_random"] = probe(initial_model.encode)
         return metrics

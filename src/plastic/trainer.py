@@ -35,6 +35,7 @@ class Recorder:
 
     metric_names: list[str]
     max_frames: int = 100
+    max_tiles: int = 100  # frames keep the first units only: they are pictures
     rows: list[dict[str, float]] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
     frame_steps: list[int] = field(default_factory=list)
@@ -52,7 +53,7 @@ class Recorder:
             before = self.last_fields
             change = float(np.linalg.norm(fields - before) / max(np.linalg.norm(before), 1e-12))
         if len(self.rows) % self.stride == 0:
-            self.frames.append(fields.astype(np.float16))
+            self.frames.append(fields[: self.max_tiles].astype(np.float16))
             self.frame_steps.append(step)
             if len(self.frames) > 2 * self.max_frames:
                 self.frames, self.frame_steps = self.frames[::2], self.frame_steps[::2]
@@ -67,7 +68,7 @@ class Recorder:
             for i in _evenly_spaced(len(self.frames), self.max_frames)
         ]
         if self.rows and keep[-1][0] != self.rows[-1]["step"]:
-            keep[-1] = (self.rows[-1]["step"], self.last_fields)
+            keep[-1] = (self.rows[-1]["step"], self.last_fields[: self.max_tiles])
         return keep
 
     def state(self) -> dict[str, np.ndarray]:
@@ -150,6 +151,7 @@ class Trainer:
         shuffle: bool = False,
         multirun: bool = False,
         max_frames: int = 100,
+        max_tiles: int = 100,
     ):
         self.cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg  # fast reads
         self.model, self.dataset, self.evaluator = model, dataset, evaluator
@@ -159,10 +161,17 @@ class Trainer:
             seed,
             multirun,
         )
-        self.recorder = Recorder(evaluator.record_names, max_frames)
+        self.recorder = Recorder(evaluator.record_names, max_frames, max_tiles)
         self.shuffle = shuffle
-        n = dataset.n_train
-        self.total = n * cfg.epochs if cfg.max_steps is None else min(n * cfg.epochs, cfg.max_steps)
+        # A minibatch rule learns from whole batches: an epoch is its whole batches (the rest
+        # of the shuffled samples waits for the next epoch), and every block ends on a batch.
+        self.unit = model.samples_per_update
+        model.check_data(dataset.n_train)
+        self.epoch_length = dataset.n_train // self.unit * self.unit
+        total = self.epoch_length * self.cfg.epochs
+        if self.cfg.max_steps is not None:
+            total = min(total, max(self.unit, self.cfg.max_steps // self.unit * self.unit))
+        self.total = total
         self.step = 0
         self.seconds_before = 0.0  # training time spent before a resume
 
@@ -185,21 +194,25 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def order(self, epoch: int) -> np.ndarray:
+        """The samples of an epoch: all of them shuffled (or in order), the first whole batches."""
         n = self.dataset.n_train
-        if not self.shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.seed, epoch]).permutation(n)
+        order = (
+            np.random.default_rng([self.seed, epoch]).permutation(n)
+            if self.shuffle
+            else np.arange(n)
+        )
+        return order[: self.epoch_length]
 
     def record(self) -> None:
         self.recorder.record(
             self.step,
-            self.step / self.dataset.n_train,
+            self.step / self.epoch_length,
             self.model.receptive_fields(),
             self.evaluator.record(self.model),
         )
 
     def fit(self) -> Outcome:
-        cfg, n = self.cfg, self.dataset.n_train
+        cfg, n = self.cfg, self.epoch_length
         data = self.backend.asarray(self.dataset.train)  # the whole epoch stays on the device
         started = time.perf_counter()
         seconds = lambda: self.seconds_before + time.perf_counter() - started  # noqa: E731
@@ -209,6 +222,10 @@ class Trainer:
         last_good = self.step
         progress = Progress(cfg, self.total, self.step, self.multirun)
         order, order_epoch = None, -1
+
+        def ended(outcome: str, reason: str = "") -> Outcome:
+            return Outcome(outcome, reason, self.step, self.total, seconds())
+
         with StopRequest() as stop, progress:
             try:
                 while self.step < self.total:
@@ -216,54 +233,64 @@ class Trainer:
                     if epoch != order_epoch:
                         order, order_epoch = self.order(epoch), epoch
                     end = min(
-                        self.total,
-                        (epoch + 1) * n,
                         self.step + cfg.block_size,
                         _next_multiple(self.step, cfg.record_every),
                         _next_multiple(self.step, cfg.checkpoint_every),
                     )
+                    end = min(self.total, (epoch + 1) * n, _round_up(end, self.unit))
                     with np.errstate(over="ignore", invalid="ignore"):
                         index = self.backend.xp.asarray(
                             order[position : position + end - self.step]
                         )
                         self.model.learn(data[index])
-                    self.step = end
+                    before, self.step = self.step, end
                     broken = self.model.nonfinite_state()
                     if broken:
-                        return Outcome(
+                        return ended(
                             "diverged",
                             f"'{broken}' became NaN or infinite by step "
                             f"{self.step}; checkpoint.npz keeps step {last_good}",
-                            self.step,
-                            self.total,
-                            seconds(),
                         )
-                    if self.step % cfg.record_every == 0 or self.step == self.total:
+                    converged = self.step % n == 0 and self.model.end_epoch()
+                    if (
+                        converged
+                        or _crossed(before, self.step, cfg.record_every)
+                        or self.step == self.total
+                    ):
                         self.record()
-                    if self.step % cfg.checkpoint_every == 0:
+                    if converged or _crossed(before, self.step, cfg.checkpoint_every):
                         self.save_checkpoint(seconds())
                         last_good = self.step
                     progress.update(self.step)
+                    if converged:
+                        return ended(
+                            "completed",
+                            f"converged after {self.step // n} epochs "
+                            f"(theta stable for {self.model.cfg.epochs_for_convergence})",
+                        )
                     if stop.requested and self.step < self.total:
                         self.save_checkpoint(seconds())
-                        return Outcome(
+                        return ended(
                             "interrupted",
                             f"stopped by Ctrl-C at step {self.step}; "
                             f"continue with: plastic run resume={self.run_dir}",
-                            self.step,
-                            self.total,
-                            seconds(),
                         )
             except KeyboardInterrupt:
-                return Outcome(
+                return ended(
                     "interrupted",
                     f"aborted by a second Ctrl-C; checkpoint.npz keeps step {last_good}",
-                    self.step,
-                    self.total,
-                    seconds(),
                 )
         self.backend.synchronize()
-        return Outcome("completed", "", self.step, self.total, seconds())
+        return ended("completed")
+
+
+def _round_up(step: int, unit: int) -> int:
+    return -(-step // unit) * unit
+
+
+def _crossed(before: int, after: int, every: int) -> bool:
+    """Whether a multiple of `every` lies in (before, after]."""
+    return after // every > before // every
 
 
 def _next_multiple(step: int, every: int) -> int:

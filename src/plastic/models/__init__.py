@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-NAMES = ("oja",)
+NAMES = ("oja", "bcm", "hopfield")
 
 
 class Rule:
     """What the runner needs of a rule; a rule lists its learned arrays in `state_names`."""
 
     state_names: tuple[str, ...] = ()
+    metric_names: tuple[str, ...] = ()  # what `metrics()` reports at every record
+    samples_per_update = 1  # a minibatch rule learns from whole batches only
 
     def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
         # a plain dataclass, not an OmegaConf node: its fields are read in the hot loop
@@ -35,6 +37,17 @@ class Rule:
 
     def receptive_fields(self) -> np.ndarray:  # (n_units, n_inputs), host memory
         raise NotImplementedError
+
+    def metrics(self) -> dict[str, float]:
+        """The rule's own figures at a record (a threshold, a norm)."""
+        return {}
+
+    def end_epoch(self) -> bool:
+        """Called after each pass over the data; True stops the run (converged)."""
+        return False
+
+    def check_data(self, n_train: int) -> None:
+        """Raise UserError when the rule cannot learn from this many samples."""
 
     def panels(self) -> dict[str, np.ndarray]:
         """Named host vectors that show the network's present state (input, activity)."""

@@ -1,0 +1,161 @@
+"""What bcm and hopfield share, as the `plasticity` library does it: weights W (K x d) from an
+initialiser, whole shuffled minibatches, an update dW that is ascended through an optimizer,
+weight decay, optional symmetric orthogonalisation after each epoch, and an early stop once
+the rule's per-unit progress figure (theta) has been stable for some epochs.
+
+    dW <- update(X) - decay W          (the rule's own update, then weight decay)
+    W  <- optimizer.step(W, -dW)       (ascended: the optimizer sees -dW as its gradient)
+    end of epoch: W <- U V^T from W = U S V^T (if orthogonalize)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from plastic.config import setting
+from plastic.errors import UserError
+from plastic.models import Rule
+from plastic.optim import Optimizer, OptimizerConfig
+
+INITIALIZERS = (
+    "normal",
+    "uniform",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "lecun_uniform",
+    "orthogonal",
+    "zeros",
+)
+
+
+@dataclass
+class MinibatchConfig:
+    name: str = "minibatch"
+    n_units: int = setting(100, gt=0, help="K, the number of hidden units")
+    batch_size: int = setting(1000, gt=0, help="samples per update")
+    init: str = setting("normal", choices=INITIALIZERS)
+    init_scale: float = setting(
+        1.0, gt=0, help="std of normal, half-width of uniform, gain of orthogonal"
+    )
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    weight_decay: float = setting(0.0, ge=0, help="dW -= weight_decay * W")
+    precision: float = setting(1e-30, gt=0, help="guards divisions by zero")
+    orthogonalize: bool = False
+    epochs_for_convergence: int | None = setting(
+        None, gt=0, help="stop once theta is stable this long"
+    )
+    convergence_atol: float = setting(0.01, gt=0)
+
+
+def initial_weights(name: str, scale: float, shape: tuple[int, int], rng: np.random.Generator):
+    """The initialisers, with the fan-in d and fan-out K of a (K x d) matrix."""
+    fan_out, fan_in = shape
+    if name == "normal":
+        return rng.normal(0.0, scale, shape)
+    if name == "uniform":
+        return rng.uniform(-scale, scale, shape)
+    if name == "glorot_normal":
+        return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), shape)
+    if name == "glorot_uniform":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, shape)
+    if name == "he_normal":
+        return rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
+    if name == "he_uniform":
+        return rng.uniform(-np.sqrt(6.0 / fan_in), np.sqrt(6.0 / fan_in), shape)
+    if name == "lecun_uniform":
+        return rng.uniform(-np.sqrt(3.0 / fan_in), np.sqrt(3.0 / fan_in), shape)
+    if name == "orthogonal":
+        u, _, vt = np.linalg.svd(rng.normal(0.0, 1.0, shape), full_matrices=False)
+        return scale * (u if u.shape == shape else vt)
+    return np.zeros(shape)
+
+
+def orthogonalized(xp, weights):
+    """Symmetric orthogonalisation: U V^T from the thin SVD, so that W W^T = I (K <= d)."""
+    u, _, vt = xp.linalg.svd(weights, full_matrices=False)
+    return u @ vt
+
+
+class MinibatchRule(Rule):
+    """The shared loop; a rule implements `update(X) -> (dW, theta)` and `currents(X)`."""
+
+    state_names = ("weights",)
+
+    def __init__(self, cfg, backend, n_inputs, rng):
+        super().__init__(cfg, backend, n_inputs, rng)
+        shape = (cfg.n_units, n_inputs)
+        self.weights = backend.asarray(initial_weights(cfg.init, cfg.init_scale, shape, rng))
+        self.optimizer = Optimizer(cfg.optimizer, self.xp, shape, backend.dtype)
+        self.history = deque(maxlen=cfg.epochs_for_convergence or 1)
+        self.epoch_theta = self.xp.zeros(cfg.n_units, dtype=backend.dtype)
+        self.epoch_batches = 0
+        self.epochs_done = 0
+
+    @property
+    def samples_per_update(self) -> int:
+        return self.cfg.batch_size
+
+    def check_data(self, n_train: int) -> None:
+        if self.cfg.batch_size > n_train:
+            raise UserError(
+                f"model.batch_size={self.cfg.batch_size} is not allowed: the "
+                f"dataset has {n_train} training samples"
+            )
+
+    def learn(self, block):
+        for start in range(0, len(block) - self.cfg.batch_size + 1, self.cfg.batch_size):
+            batch = block[start : start + self.cfg.batch_size]
+            update, theta = self.update(batch)
+            if self.cfg.weight_decay:
+                update -= self.cfg.weight_decay * self.weights
+            self.optimizer.step(self.weights, -update)  # ascended: the optimizer descends -dW
+            self.epoch_theta += theta
+            self.epoch_batches += 1
+
+    def end_epoch(self) -> bool:
+        """After each epoch: record theta, stop once converged, else orthogonalise. True: stop."""
+        self.history.append(self.backend.to_host(self.epoch_theta / max(self.epoch_batches, 1)))
+        self.epoch_theta[:] = 0.0
+        self.epoch_batches = 0
+        self.epochs_done += 1
+        self.optimizer.end_epoch(self.epochs_done)
+        if self.cfg.epochs_for_convergence and len(self.history) == self.history.maxlen:
+            last = self.history[-1]
+            if all(np.allclose(h, last, atol=self.cfg.convergence_atol) for h in self.history):
+                return True
+        if self.cfg.orthogonalize:
+            self.weights = orthogonalized(self.xp, self.weights)
+        return False
+
+    def receptive_fields(self):
+        return self.backend.to_host(self.weights)
+
+    def encode(self, x):
+        out = []
+        for start in range(0, len(x), 1000):  # in chunks: K x B currents stay small
+            out.append(
+                self.backend.to_host(self.respond(self.backend.asarray(x[start : start + 1000])))
+            )
+        return np.concatenate(out)
+
+    def state_dict(self):
+        state = super().state_dict()
+        state.update(self.optimizer.state_dict(self.backend.to_host))
+        state["epoch_theta"] = self.backend.to_host(self.epoch_theta)
+        state["counters"] = np.array([self.epoch_batches, self.epochs_done])
+        state["history"] = np.array(list(self.history)).reshape(-1, self.cfg.n_units)
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.optimizer.load_state_dict(state)
+        self.epoch_theta = self.backend.asarray(state["epoch_theta"])
+        self.epoch_batches, self.epochs_done = (int(v) for v in state["counters"])
+        self.history.clear()
+        self.history.extend(state["history"])
