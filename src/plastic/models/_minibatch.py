@@ -82,10 +82,14 @@ def orthogonalized(xp, weights):
     return u @ vt
 
 
+STABLE_CHANGE = 0.01  # a unit whose weights moved less than 1 % over an epoch is stable
+
+
 class MinibatchRule(Rule):
-    """The shared loop; a rule implements `update(X) -> (dW, theta)` and `currents(X)`."""
+    """The shared loop; a rule implements `update(X) -> (dW, theta)` and `respond(X)`."""
 
     state_names = ("weights",)
+    metric_names = ("stable_units",)
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
@@ -96,6 +100,8 @@ class MinibatchRule(Rule):
         self.epoch_theta = self.xp.zeros(cfg.n_units, dtype=backend.dtype)
         self.epoch_batches = 0
         self.epochs_done = 0
+        self.epoch_start = self.weights.copy()  # for the share of stable units
+        self.stable_units = 0.0
 
     @property
     def samples_per_update(self) -> int:
@@ -125,13 +131,21 @@ class MinibatchRule(Rule):
         self.epoch_batches = 0
         self.epochs_done += 1
         self.optimizer.end_epoch(self.epochs_done)
+        xp = self.xp
+        moved = xp.linalg.norm(self.weights - self.epoch_start, axis=1)
+        size = xp.maximum(xp.linalg.norm(self.epoch_start, axis=1), self.cfg.precision)
+        self.stable_units = float((moved / size < STABLE_CHANGE).mean())
         if self.cfg.epochs_for_convergence and len(self.history) == self.history.maxlen:
             last = self.history[-1]
             if all(np.allclose(h, last, atol=self.cfg.convergence_atol) for h in self.history):
                 return True
         if self.cfg.orthogonalize:
             self.weights = orthogonalized(self.xp, self.weights)
+        self.epoch_start = self.weights.copy()
         return False
+
+    def metrics(self):
+        return {"stable_units": self.stable_units}
 
     def receptive_fields(self):
         return self.backend.to_host(self.weights)
@@ -149,6 +163,8 @@ class MinibatchRule(Rule):
         state.update(self.optimizer.state_dict(self.backend.to_host))
         state["epoch_theta"] = self.backend.to_host(self.epoch_theta)
         state["counters"] = np.array([self.epoch_batches, self.epochs_done])
+        state["epoch_start"] = self.backend.to_host(self.epoch_start)
+        state["stable_units"] = np.array(self.stable_units)
         state["history"] = np.array(list(self.history)).reshape(-1, self.cfg.n_units)
         return state
 
@@ -157,5 +173,7 @@ class MinibatchRule(Rule):
         self.optimizer.load_state_dict(state)
         self.epoch_theta = self.backend.asarray(state["epoch_theta"])
         self.epoch_batches, self.epochs_done = (int(v) for v in state["counters"])
+        self.epoch_start = self.backend.asarray(state["epoch_start"])
+        self.stable_units = float(state["stable_units"])
         self.history.clear()
         self.history.extend(state["history"])

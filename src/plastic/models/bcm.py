@@ -40,7 +40,7 @@ def check(cfg) -> None:
 class Model(MinibatchRule):
     """BCM rule with a sliding threshold and lateral interaction (minibatch, any optimizer)."""
 
-    metric_names = ("theta_mean",)
+    metric_names = ("theta_mean", *MinibatchRule.metric_names)
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
@@ -51,8 +51,11 @@ class Model(MinibatchRule):
         self.theta = self.xp.zeros(cfg.n_units, dtype=backend.dtype)
 
     def respond(self, x):
-        """Y^T = f(M W X^T)^T: (B x K)."""
-        return self.activation(self.xp, (self.interaction @ self.weights) @ x.T).T
+        """Y^T = f(M W X^T)^T: (B x K). With s = 0, M = I is skipped (exactly the same)."""
+        weights = (
+            self.weights if self.cfg.interaction_strength == 0 else self.interaction @ self.weights
+        )
+        return self.activation(self.xp, x @ weights.T)
 
     def update(self, x):
         y = self.respond(x).T  # K x B
@@ -64,7 +67,7 @@ class Model(MinibatchRule):
         return phi @ x / len(x), self.theta
 
     def metrics(self):
-        return {"theta_mean": float(self.theta.mean())}
+        return {"theta_mean": float(self.theta.mean()), **super().metrics()}
 
     def state_dict(self):
         return {**super().state_dict(), "theta": self.backend.to_host(self.theta)}

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from plastic.config import setting
 from plastic.errors import UserError
 from plastic.models._minibatch import MinibatchConfig, MinibatchRule
@@ -44,7 +46,7 @@ def check(cfg) -> None:
 class Model(MinibatchRule):
     """Krotov-Hopfield competing hidden units (winner Hebbian, k-th anti-Hebbian)."""
 
-    metric_names = ("pnorm_mean", "pnorm_std", "silent_units")
+    metric_names = ("pnorm_mean", "pnorm_std", "silent_units", *MinibatchRule.metric_names)
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
@@ -74,12 +76,30 @@ class Model(MinibatchRule):
         currents = self.powered(self.weights) @ x.T  # K x B
         winner, kth = self._ranked(currents)
         samples = xp.arange(batch)
-        drive = xp.zeros_like(currents)
-        drive[winner, samples] = 1.0
-        drive[kth, samples] = -self.cfg.delta  # as the library: with k = 1 this overrides
         self.wins += xp.bincount(winner, minlength=n_units)
-        theta = (drive * currents).sum(axis=1)
-        update = drive @ x - theta[:, None] * self.weights
+        # theta_j = sum_b G_jb I_jb, and G X: G has two entries per sample (column), so G X
+        # is two scatter-adds of the samples' rows, not a K x B x d product
+        k_is_1 = self.cfg.k == 1  # as the library: with k = 1, -delta overrides the winner's +1
+        theta = xp.zeros(n_units, dtype=currents.dtype)
+        if not k_is_1:
+            theta += xp.bincount(winner, weights=currents[winner, samples], minlength=n_units)
+        theta -= self.cfg.delta * xp.bincount(
+            kth, weights=currents[kth, samples], minlength=n_units
+        )
+        update = -theta[:, None] * self.weights
+        if self.backend.is_gpu:  # on the GPU one dense product beats atomics
+            drive = xp.zeros_like(currents)
+            drive[winner, samples] = 0.0 if k_is_1 else 1.0
+            drive[kth, samples] = -self.cfg.delta
+            update += drive @ x
+        else:  # a sparse K x B matrix with 2 entries per column: O(B d) work
+            from scipy.sparse import csr_matrix
+
+            rows = kth if k_is_1 else np.concatenate([winner, kth])
+            values = np.full(len(rows), -self.cfg.delta)
+            values[: 0 if k_is_1 else batch] = 1.0
+            columns = np.tile(samples, len(rows) // batch)
+            update += csr_matrix((values, (rows, columns)), shape=(n_units, batch)) @ x
         update /= max(float(xp.abs(update).max()), self.cfg.precision)
         return update, theta
 
@@ -103,6 +123,7 @@ class Model(MinibatchRule):
             "pnorm_mean": float(norms.mean()),
             "pnorm_std": float(norms.std()),
             "silent_units": float((self.last_wins == 0).sum()),
+            **super().metrics(),
         }
 
     def state_dict(self):
