@@ -95,7 +95,8 @@ def save_figure(fig, path: Path) -> Path:
 
 def plot_fields(path: Path, fields: np.ndarray, image_shape, title: str) -> Path:
     image, signed = mosaic(fields, image_shape)
-    fig, ax = plt.subplots(figsize=(1 + 0.12 * image.shape[1], 1 + 0.12 * image.shape[0]))
+    inches = min(0.12, 12.0 / max(image.shape))  # 8x8 tiles stay large, MNIST mosaics fit
+    fig, ax = plt.subplots(figsize=(1 + inches * image.shape[1], 1 + inches * image.shape[0]))
     ax.imshow(to_rgb(image, signed), interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
