@@ -33,3 +33,29 @@ def test_smoke_recipe_on_gpu(cli):
     assert result.returncode == 0, result.stderr
     summary = json.loads((cli.cwd / "run" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["device"].startswith("gpu")
+
+
+@pytest.mark.parametrize(
+    "rule, overrides",
+    [
+        ("bcm", {"activation": "relu", "optimizer": {"name": "adam"}}),
+        ("hopfield", {"p": 3.0, "k": 3}),
+    ],
+)
+def test_minibatch_rules_on_gpu_equal_cpu(rule, overrides):
+    import importlib
+
+    module = importlib.import_module(f"plastic.models.{rule}")
+    x = np.random.default_rng(0).random((400, 64))
+    cfg = OmegaConf.merge(
+        OmegaConf.structured(module.Config), {"n_units": 16, "batch_size": 100, **overrides}
+    )
+    weights = []
+    for device in ("cpu", "gpu"):
+        backend = make_backend(
+            OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
+        )
+        model = module.Model(cfg, backend, 64, np.random.default_rng(1))
+        model.learn(backend.asarray(x))
+        weights.append(backend.to_host(model.weights))
+    np.testing.assert_allclose(weights[1], weights[0], atol=1e-9)
