@@ -221,8 +221,14 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> Non
     recorder, shape = trainer.recorder, dataset.image_shape
     artifacts.write_csv(run_dir / METRICS, recorder.columns, recorder.rows)
     if recorder.rows:
+        sheet = getattr(model, "sheet_shape", None)  # a map is drawn on its own grid
+        grid = (
+            sheet
+            if sheet and min(len(recorder.last_fields), cfg.viz.max_tiles) == (sheet[0] * sheet[1])
+            else None
+        )
         frames = [
-            viz.fields_frame(fields, shape, cfg.viz.tile_pixels, f"step {step:,}")
+            viz.fields_frame(fields, shape, cfg.viz.tile_pixels, f"step {step:,}", grid)
             for step, fields in recorder.gif_frames()
         ]
         viz.write_gif(run_dir / "receptive_fields.gif", frames, cfg.viz.gif_fps)
@@ -232,10 +238,13 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> Non
             fields,
             shape,
             f"{cfg.model.name}: receptive fields at step {recorder.rows[-1]['step']:,}",
+            grid,
         )
         curves = [c for c in recorder.columns if c not in ("step", "epoch")]
         if len(recorder.rows) > 1:
             viz.plot_curves(run_dir / "curves.png", recorder.rows, curves)
+        if model.nonfinite_state() is None:
+            model.extra_pictures(run_dir, dataset, cfg.viz)
         if model.nonfinite_state() is None and model.panels():
             viz.plot_state(
                 run_dir / "state.png",

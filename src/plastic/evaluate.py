@@ -80,6 +80,7 @@ class Evaluator:
         the model's responses, on the raw pixels and on the untrained (initial) network."""
         metrics = self.record(model)
         metrics["duplicate_fields"] = float(duplicate_fields(model.receptive_fields()))
+        metrics.update(model.evaluate(self.dataset))
         d = self.dataset
         if d.train_labels is not None and d.test is not None:
             x, y = d.train[:PROBE_MAX_TRAIN], d.train_labels[:PROBE_MAX_TRAIN]

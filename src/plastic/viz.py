@@ -54,9 +54,9 @@ def to_rgb(image: np.ndarray, signed: bool) -> np.ndarray:
     return rgb
 
 
-def fields_frame(fields, image_shape, tile_pixels: int, caption: str = "") -> np.ndarray:
+def fields_frame(fields, image_shape, tile_pixels: int, caption: str = "", grid=None):
     """One GIF frame: the colour mosaic upscaled so a tile is at least tile_pixels wide."""
-    image, signed = mosaic(fields, image_shape)
+    image, signed = mosaic(fields, image_shape, grid)
     factor = max(1, math.ceil(tile_pixels / max(image_shape)))
     rgb = to_rgb(image, signed).repeat(factor, axis=0).repeat(factor, axis=1)
     if caption:
@@ -71,6 +71,20 @@ def _with_caption(rgb: np.ndarray, caption: str) -> np.ndarray:
     picture = Image.fromarray(np.concatenate([band, rgb]))
     ImageDraw.Draw(picture).text((4, 2), caption, fill=(0, 0, 0))
     return np.asarray(picture)
+
+
+def panel_row(images: list[np.ndarray], height: int) -> np.ndarray:
+    """Grey images side by side, each scaled to [0, 1] and upscaled to about `height` px."""
+    parts = []
+    for image in images:
+        scale = max(1, height // image.shape[0])
+        top = image.max()
+        grey = (np.clip(image / top if top > 0 else image, 0, 1) * 255).astype(np.uint8)
+        block = grey.repeat(scale, axis=0).repeat(scale, axis=1)
+        canvas = np.full((height, block.shape[1] + 8), 64, dtype=np.uint8)
+        canvas[: min(height, block.shape[0]), 4 : 4 + block.shape[1]] = block[:height]
+        parts.append(canvas)
+    return np.concatenate(parts, axis=1)
 
 
 def write_gif(path: Path, frames: list[np.ndarray], fps: float) -> Path:
@@ -93,8 +107,8 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def plot_fields(path: Path, fields: np.ndarray, image_shape, title: str) -> Path:
-    image, signed = mosaic(fields, image_shape)
+def plot_fields(path: Path, fields: np.ndarray, image_shape, title: str, grid=None) -> Path:
+    image, signed = mosaic(fields, image_shape, grid)
     inches = min(0.12, 12.0 / max(image.shape))  # 8x8 tiles stay large, MNIST mosaics fit
     fig, ax = plt.subplots(figsize=(1 + inches * image.shape[1], 1 + inches * image.shape[0]))
     ax.imshow(to_rgb(image, signed), interpolation="nearest")

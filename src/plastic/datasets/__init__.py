@@ -8,7 +8,7 @@ from types import ModuleType
 
 import numpy as np
 
-NAMES = ("digits", "bars", "mnist")
+NAMES = ("digits", "bars", "mnist", "tapestry")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-NAMES = ("oja", "bcm", "hopfield")
+NAMES = ("oja", "bcm", "hopfield", "topo_wta")
 
 
 class Rule:
@@ -45,6 +45,13 @@ class Rule:
     def end_epoch(self) -> bool:
         """Called after each pass over the data; True stops the run (converged)."""
         return False
+
+    def evaluate(self, dataset) -> dict[str, float]:
+        """The rule's own held-out figures, measured once at the end."""
+        return {}
+
+    def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
+        """Pictures only this rule can draw (besides fields, curves and state)."""
 
     def check_data(self, n_train: int) -> None:
         """Raise UserError when the rule cannot learn from this many samples."""

@@ -1,0 +1,369 @@
+"""Topographic multi-winner-take-all: a sheet of N = kx * ky units learns non-negative
+prototypes W (N x m) of its inputs by reconstruction; lateral excitation on the grid makes
+neighbours win together, so neighbouring prototypes become alike (a topographic map).
+
+One online step, input v (length m):
+
+    p = W v                                   drive of every unit
+    c = p + L p                               competition: drive plus lateral excitation
+    winners = the n_w units with largest c
+    o = p (or c) on the winners, 0 elsewhere  [EMA: o <- o + (o_new - o) alpha, across steps]
+    r = W^T o                                 reconstruction
+    e = clip(v - r, -1, 1)                    clipped reconstruction error (clip optional)
+    W_ij <- W_ij + xi W_ij o_i e_j / max(r_j, eps)       [then W clipped to [0, 1], optional]
+
+L is a box of radius `radius` on the grid with value `strength` and a zero diagonal; rows
+divided by their L2 norm when `normalized`. `boundary`: `reference` keeps the notebook's box,
+which drops the grid's last row and column from every neighbourhood; `clip` is the correct box;
+`wrap` a torus. L is never built: L p is a separable box sum over the grid (O(N)), the winners
+a partial selection (O(N n_w)), and only the rows with o_i != 0 change, so a step costs one
+matrix-vector product plus O(N + n_w m), in one compiled loop over the whole block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from plastic.config import setting
+from plastic.errors import UserError
+from plastic.models import Rule
+
+BOUNDARIES = ("reference", "clip", "wrap")
+
+
+@dataclass
+class Config:
+    name: str = "topo_wta"
+    kx: int = setting(20, gt=0, help="grid width")
+    ky: int = setting(20, gt=0, help="grid height")
+    n_winners: int = setting(5, gt=0)
+    learning_rate: float = setting(0.03, gt=0, help="xi")
+    radius: int = setting(2, ge=0, help="half-width of the box of lateral excitation")
+    strength: float = setting(0.1, ge=0, help="lateral excitation (0: no topography)")
+    boundary: str = setting("reference", choices=BOUNDARIES)
+    normalized: bool = False
+    output: str = setting(
+        "drive",
+        choices=("drive", "competition"),
+        help="what a winner outputs: its drive p or its competition value c",
+    )
+    clip_error: bool = True
+    clip_weights: bool = False
+    ema_rate: float | None = setting(None, gt=0, le=1, help="EMA output rate alpha (off: null)")
+    epsilon: float = setting(1e-10, gt=0)
+    init_low: float = setting(0.15, ge=0)
+    init_high: float = setting(0.16, gt=0)
+
+
+def check(cfg) -> None:
+    n = cfg.kx * cfg.ky
+    if cfg.n_winners > n:
+        raise UserError(f"model.n_winners={cfg.n_winners} is not allowed: must be <= kx * ky ({n})")
+    if cfg.boundary == "wrap" and 2 * cfg.radius + 1 > min(cfg.kx, cfg.ky):
+        raise UserError(
+            f"model.radius={cfg.radius} is not allowed with boundary=wrap: the box "
+            f"(2 radius + 1) must fit in the grid ({min(cfg.kx, cfg.ky)})"
+        )
+    if cfg.init_high <= cfg.init_low:
+        raise UserError(f"model.init_high={cfg.init_high} is not allowed: must be > model.init_low")
+
+
+class Model(Rule):
+    """Topographic multi-winner-take-all map (reconstruction learning, lateral excitation)."""
+
+    state_names = ("weights", "ema_output", "wins")
+    metric_names = ("units_used", "win_entropy")
+
+    def __init__(self, cfg, backend, n_inputs, rng):
+        super().__init__(cfg, backend, n_inputs, rng)
+        check(cfg)
+        if backend.is_gpu:
+            raise UserError(
+                "model=topo_wta runs on device=cpu only for now: its fused GPU "
+                "kernel is not written yet (see the open issue); use device=cpu"
+            )
+        n = cfg.kx * cfg.ky
+        self.sheet_shape = (cfg.ky, cfg.kx)
+        self.weights = backend.asarray(rng.uniform(cfg.init_low, cfg.init_high, (n, n_inputs)))
+        self.ema_output = backend.xp.zeros(n, dtype=backend.dtype)
+        self.wins = backend.xp.zeros(n, dtype=backend.dtype)
+
+    # ------------------------------------------------------------------ the runner's face
+    def learn(self, block):
+        self.run(block, learn=True)
+
+    def run(self, inputs, learn, ema_output=None, record=False):
+        """Steps over the rows of `inputs`; with record, returns per step the reconstruction,
+        the output sheet, the winners and the two best units by drive."""
+        cfg = self.cfg
+        t, n = len(inputs), cfg.kx * cfg.ky
+        shape = t if record else 0
+        recon = np.zeros((shape, self.n_inputs))
+        outputs = np.zeros((shape, n))
+        winners = np.zeros((shape, cfg.n_winners), dtype=np.int64)
+        best_two = np.zeros((shape, 2), dtype=np.int64)
+        ema = self.ema_output if ema_output is None else ema_output
+        run_steps(
+            self.weights,
+            np.ascontiguousarray(inputs),
+            ema,
+            self.wins,
+            cfg.kx,
+            cfg.ky,
+            cfg.radius,
+            cfg.strength,
+            BOUNDARIES.index(cfg.boundary),
+            cfg.normalized,
+            cfg.output == "competition",
+            cfg.clip_error,
+            cfg.clip_weights,
+            cfg.ema_rate or 0.0,
+            cfg.epsilon,
+            cfg.learning_rate,
+            learn,
+            cfg.n_winners,
+            record,
+            recon,
+            outputs,
+            winners,
+            best_two,
+        )
+        return recon, outputs, winners, best_two
+
+    def encode(self, x):
+        """The output sheet for each input (the winner rule, no learning, no EMA)."""
+        return self.run(
+            np.asarray(x, dtype=self.weights.dtype),
+            learn=False,
+            ema_output=np.zeros_like(self.ema_output),
+            record=True,
+        )[1]
+
+    def receptive_fields(self):
+        return self.backend.to_host(self.weights)
+
+    def metrics(self):
+        return usage(self.backend.to_host(self.wins))
+
+    def evaluate(self, dataset) -> dict[str, float]:
+        """Held-out figures: reconstruction error, unit usage, topography."""
+        if dataset.test is None:
+            return {}
+        x = np.asarray(dataset.test, dtype=self.weights.dtype)
+        recon, _, winners, best_two = self.run(
+            x, learn=False, ema_output=np.zeros_like(self.ema_output), record=True
+        )
+        held_out = usage(np.bincount(winners.ravel(), minlength=len(self.weights)))
+        return {
+            "reconstruction_mse": float(((recon - x) ** 2).mean()),
+            "units_used": held_out["units_used"],
+            "win_entropy": held_out["win_entropy"],
+            "topographic_error": float(
+                np.mean(self.grid_distance(best_two[:, 0], best_two[:, 1]) > 1)
+            ),
+            "cowinner_distance": cowinner_distance(winners, self.grid_distance),
+        }
+
+    def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
+        """The activity movie (input | output sheet | reconstruction) over 300 held-out frames,
+        and 10 held-out inputs over their reconstructions."""
+        from plastic import viz
+
+        if dataset.test is None:
+            return
+        x = np.asarray(dataset.test[:300], dtype=self.weights.dtype)
+        ema = np.zeros_like(self.ema_output)  # the movie carries the EMA, as training does
+        recon, outputs, _, _ = self.run(x, learn=False, ema_output=ema, record=True)
+        h, w = dataset.image_shape
+        height = max(120, 4 * max(h, self.cfg.ky))
+        frames = [
+            viz.panel_row(
+                [x[t].reshape(h, w), outputs[t].reshape(self.sheet_shape), recon[t].reshape(h, w)],
+                height,
+            )
+            for t in range(len(x))
+        ]
+        viz.write_gif(run_dir / "activity.gif", frames, viz_cfg.gif_fps * 2)
+        pairs = np.concatenate([x[:10], recon[:10]]).reshape(20, h * w)
+        viz.plot_fields(
+            run_dir / "reconstructions.png",
+            pairs,
+            (h, w),
+            "held-out inputs (top) and their reconstructions (bottom)",
+            (2, 10),
+        )
+
+    def grid_distance(self, a, b):
+        """Chebyshev distance on the grid (on the torus with boundary=wrap)."""
+        kx, ky = self.cfg.kx, self.cfg.ky
+        dx, dy = np.abs(a % kx - b % kx), np.abs(a // kx - b // kx)
+        if self.cfg.boundary == "wrap":
+            dx, dy = np.minimum(dx, kx - dx), np.minimum(dy, ky - dy)
+        return np.maximum(dx, dy)
+
+
+def usage(wins: np.ndarray) -> dict[str, float]:
+    """Units that ever won, and the entropy (bits) of the win histogram."""
+    total = wins.sum()
+    if total == 0:
+        return {"units_used": 0.0, "win_entropy": 0.0}
+    share = wins[wins > 0] / total
+    return {
+        "units_used": float((wins > 0).sum()),
+        "win_entropy": float(-(share * np.log2(share)).sum()),
+    }
+
+
+def cowinner_distance(winners: np.ndarray, distance) -> float:
+    """Mean grid distance between the winners of the same input, over all pairs."""
+    n_w = winners.shape[1]
+    pairs = [(i, j) for i in range(n_w) for j in range(i + 1, n_w)]
+    if not pairs:
+        return 0.0
+    return float(np.mean([distance(winners[:, i], winners[:, j]).mean() for i, j in pairs]))
+
+
+@numba.njit(cache=True)
+def _box_range(y, k, radius, boundary):
+    """First and last+1 of a box row range on an axis of length k (wrap: start, count)."""
+    if boundary == 0:  # the notebook's: ends at k - 1 (exclusive), dropping the last row
+        return max(0, y - radius), min(k - 1, y + radius + 1)
+    if boundary == 1:
+        return max(0, y - radius), min(k, y + radius + 1)
+    return y - radius, y + radius + 1  # wrap: taken modulo k
+
+
+@numba.njit(cache=True)
+def lateral_excitation(p, out, kx, ky, radius, strength, boundary, normalized, rows):
+    """out = L p for the box L without building it: a separable box sum over the grid."""
+    for y in range(ky):  # horizontal pass
+        for x in range(kx):
+            x0, x1 = _box_range(x, kx, radius, boundary)
+            s = 0.0
+            for xx in range(x0, x1):
+                s += p[y * kx + (xx % kx)]
+            rows[y, x] = s
+    for y in range(ky):  # vertical pass, then remove the unit itself and scale
+        y0, y1 = _box_range(y, ky, radius, boundary)
+        for x in range(kx):
+            x0, x1 = _box_range(x, kx, radius, boundary)
+            s = 0.0
+            for yy in range(y0, y1):
+                s += rows[yy % ky, x]
+            i = y * kx + x
+            inside = y0 <= y < y1 and x0 <= x < x1
+            if inside:
+                s -= p[i]
+            scale = strength
+            if normalized:
+                count = (y1 - y0) * (x1 - x0) - (1 if inside else 0)
+                scale = strength / math.sqrt(count) if count > 0 else 0.0
+            out[i] = scale * s
+
+
+@numba.njit(cache=True)
+def run_steps(
+    weights,
+    inputs,
+    ema,
+    wins,
+    kx,
+    ky,
+    radius,
+    strength,
+    boundary,
+    normalized,
+    output_competition,
+    clip_error,
+    clip_weights,
+    ema_rate,
+    eps,
+    xi,
+    learn,
+    n_winners,
+    record,
+    recon_out,
+    outputs_out,
+    winners_out,
+    best_two_out,
+):
+    """The steps of the module docstring over the rows of `inputs`, in place (compiled, CPU)."""
+    n, m = weights.shape
+    p = np.empty(n)
+    c = np.empty(n)
+    excitation = np.empty(n)
+    rows = np.empty((ky, kx))
+    top = np.empty(n_winners, dtype=np.int64)
+    o_new = np.zeros_like(ema)
+    r = np.empty(m)
+    factor = np.empty(m)
+    for t in range(len(inputs)):
+        v = inputs[t]
+        p[:] = np.dot(weights, v)
+        lateral_excitation(p, excitation, kx, ky, radius, strength, boundary, normalized, rows)
+        for i in range(n):
+            c[i] = p[i] + excitation[i]
+        # the n_w largest c: a partial selection, kept sorted ascending in `top`
+        filled = 0
+        for i in range(n):
+            if filled < n_winners:
+                pos = filled
+                filled += 1
+            elif c[i] > c[top[0]]:
+                for q in range(1, n_winners):  # drop the smallest
+                    top[q - 1] = top[q]
+                pos = n_winners - 1
+            else:
+                continue
+            while pos > 0 and c[top[pos - 1]] > c[i]:
+                top[pos] = top[pos - 1]
+                pos -= 1
+            top[pos] = i
+        for q in range(n_winners):
+            o_new[top[q]] = c[top[q]] if output_competition else p[top[q]]
+            wins[top[q]] += 1.0
+        # the output o: the winners' values, or their running average across steps
+        if ema_rate > 0.0:
+            for i in range(n):
+                ema[i] = ema[i] + (o_new[i] - ema[i]) * ema_rate
+            o = ema
+        else:
+            o = o_new
+        r[:] = 0.0
+        for i in range(n):
+            if o[i] != 0.0:
+                for j in range(m):
+                    r[j] += weights[i, j] * o[i]
+        for j in range(m):
+            e = v[j] - r[j]
+            if clip_error:
+                e = min(max(e, -1.0), 1.0)
+            factor[j] = e
+        if learn:
+            for i in range(n):
+                if o[i] != 0.0:  # only rows with an output change (W_ij o_i e_j / r_j)
+                    for j in range(m):
+                        w = weights[i, j] + xi * weights[i, j] * (o[i] * factor[j]) / max(r[j], eps)
+                        if clip_weights:
+                            w = min(max(w, 0.0), 1.0)
+                        weights[i, j] = w
+        if record:
+            recon_out[t] = r
+            outputs_out[t] = o
+            winners_out[t] = top
+            first, second = 0, min(1, n - 1)
+            if p[second] > p[first]:
+                first, second = second, first
+            for i in range(2, n):
+                if p[i] > p[first]:
+                    first, second = i, first
+                elif p[i] > p[second]:
+                    second = i
+            best_two_out[t, 0] = first
+            best_two_out[t, 1] = second
+        for q in range(n_winners):
+            o_new[top[q]] = 0.0

@@ -1,0 +1,153 @@
+"""topo_wta: exact to the notebook's loop for every variant, no N x N array, topography emerges."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from benchmarks.reference import topo_wta as reference
+from plastic.backend import make_backend
+from plastic.datasets import tapestry
+from plastic.models import topo_wta
+from tests.conftest import REPO
+
+CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
+
+
+def build(n_inputs=36, **overrides):
+    cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), overrides)
+    return topo_wta.Model(cfg, CPU, n_inputs, np.random.default_rng(1)), cfg
+
+
+VARIANTS = {
+    "notebook": {},
+    "clip": {"boundary": "clip"},
+    "wrap": {"boundary": "wrap"},
+    "normalized": {"normalized": True, "strength": 0.5},
+    "output is c": {"output": "competition"},
+    "no error clip": {"clip_error": False},
+    "weights clipped": {"clip_weights": True, "learning_rate": 0.1},
+    "ema output": {"ema_rate": 0.5},
+    "wrap, normalized, ema, radius 3": {
+        "boundary": "wrap",
+        "normalized": True,
+        "ema_rate": 0.5,
+        "radius": 3,
+        "strength": 0.5,
+    },
+    "no lateral excitation": {"strength": 0.0, "n_winners": 3},
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_equals_the_notebook_loop_after_200_steps(variant):
+    model, cfg = build(kx=12, ky=12, **VARIANTS[variant])
+    inputs = np.random.default_rng(0).random((200, 36))
+    start = model.weights.copy()
+    lateral = reference.lateral_matrix(
+        12, 12, cfg.radius, cfg.strength, cfg.boundary, cfg.normalized
+    )
+    want = reference.train(
+        start,
+        inputs,
+        lateral,
+        cfg.n_winners,
+        cfg.learning_rate,
+        cfg.epsilon,
+        cfg.output,
+        cfg.clip_error,
+        cfg.clip_weights,
+        cfg.ema_rate,
+    )
+    model.learn(inputs)
+    assert np.abs(want - start).max() > 1e-3  # the weights did learn
+    np.testing.assert_allclose(model.weights, want, rtol=0, atol=1e-10)
+
+
+def test_lateral_excitation_equals_the_dense_matrix():
+    p = np.random.default_rng(0).random(7 * 5)
+    out, rows = np.empty_like(p), np.empty((5, 7))
+    for boundary, index in (("reference", 0), ("clip", 1), ("wrap", 2)):
+        for normalized in (False, True):
+            lateral = reference.lateral_matrix(7, 5, 1, 0.3, boundary, normalized)
+            topo_wta.lateral_excitation(p, out, 7, 5, 1, 0.3, index, normalized, rows)
+            np.testing.assert_allclose(out, lateral @ p, atol=1e-14)
+
+
+def test_no_n_by_n_array_at_10000_units():
+    # a dense lateral matrix alone would take 800 MB at N = 10,000; measure the process peak
+    code = (
+        "import numpy as np, resource; from omegaconf import OmegaConf;"
+        "from plastic.backend import make_backend; from plastic.models import topo_wta;"
+        "be = make_backend(OmegaConf.create({'name': 'cpu', 'dtype': 'float64'}), 0);"
+        "cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {'kx': 100, 'ky': 100});"
+        "m = topo_wta.Model(cfg, be, 16, np.random.default_rng(0));"
+        "m.learn(np.random.default_rng(1).random((50, 16)));"
+        "m.evaluate(type('D', (), {'test': np.random.default_rng(2).random((50, 16))})());"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    peak_mb = int(out.stdout.strip()) / 1024
+    assert peak_mb < 500, f"peak {peak_mb:.0f} MB"
+
+
+@pytest.fixture(scope="module")
+def video():
+    cfg = OmegaConf.merge(
+        OmegaConf.structured(tapestry.Config),
+        {"seed": 0, "digits_source": "sample", "n_frames": 5000, "test_frames": 1000},
+    )
+    return tapestry.load(cfg)
+
+
+def test_topography_emerges_with_lateral_excitation(video):
+    figures = {}
+    for strength in (0.0, 0.1):
+        model, _ = build(n_inputs=400, kx=10, ky=10, strength=strength, boundary="clip")
+        model.learn(video.train)
+        figures[strength] = model.evaluate(video)
+    assert figures[0.1]["topographic_error"] < figures[0.0]["topographic_error"] - 0.05
+    assert figures[0.1]["cowinner_distance"] < figures[0.0]["cowinner_distance"] / 1.5
+    assert figures[0.1]["reconstruction_mse"] < 0.1 and figures[0.1]["units_used"] > 50
+
+
+def test_tapestry_video(video):
+    assert video.train.shape == (5000, 400) and video.test.shape == (1000, 400)
+    assert video.train.min() >= 0 and video.train.max() <= 1
+    digits = np.arange(9 * 28 * 28, dtype=float).reshape(9, 28, 28)
+    image = tapestry.mosaic(digits, 3)
+    np.testing.assert_array_equal(image[-28:], image[:28])  # the last row of tiles repeats
+    np.testing.assert_array_equal(image[:, -28:], image[:, :28])
+    # on an image whose pixel says where it is, the window moves at most 3 px per frame
+    ramp = np.add.outer(np.arange(900) * 1000.0, np.arange(900))
+    frames = tapestry.glide(ramp, 400, 20, 20, 3.0, 812, np.random.default_rng(0))
+    y, x = frames[:, 0] // 1000, frames[:, 0] % 1000
+    step = lambda a: np.minimum(np.abs(np.diff(a)), 812 - np.abs(np.diff(a)))  # noqa: E731
+    assert step(y).max() <= 3 and step(x).max() <= 3 and step(x).max() > 0
+
+
+def test_smoke_run_draws_the_map_pictures(cli):
+    result = cli("run", "experiment=smoke/topo_wta", "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr
+    run = cli.cwd / "run"
+    for name in ("receptive_fields.gif", "activity.gif", "reconstructions.png", "fields.png"):
+        assert (run / name).stat().st_size > 0, name
+    metrics = json.loads((run / "summary.json").read_text())["metrics"]
+    for name in (
+        "reconstruction_mse",
+        "units_used",
+        "win_entropy",
+        "topographic_error",
+        "cowinner_distance",
+    ):
+        assert name in metrics
+
+
+def test_wrap_needs_a_box_that_fits(cli):
+    result = cli("run", "model=topo_wta", "model.kx=4", "model.boundary=wrap", "model.radius=2")
+    assert result.returncode == 2 and "model.radius=2" in result.stderr
