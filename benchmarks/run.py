@@ -230,7 +230,70 @@ def bench_minibatch(quick: bool) -> str:
     )
 
 
-BENCHES = {"oja": bench_oja, "minibatch": bench_minibatch}
+def bench_topo(quick: bool) -> str:
+    """topo_wta against the notebook's loop on tapestry frames (m = 400), one step per frame."""
+    from omegaconf import OmegaConf
+
+    from benchmarks.reference import topo_wta as reference
+    from plastic.backend import make_backend
+    from plastic.datasets import tapestry
+    from plastic.models import topo_wta
+
+    frames = tapestry.load(
+        OmegaConf.merge(
+            OmegaConf.structured(tapestry.Config),
+            {"seed": 0, "digits_source": "sample", "n_frames": 6000, "test_frames": 10},
+        )
+    ).train
+    frames32 = frames.astype(np.float32)
+    sides = (20, 40) if quick else (20, 40, 50, 80, 100)
+    rows = []
+    for side in sides:
+        n = side * side
+        cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"kx": side, "ky": side})
+        lateral = reference.lateral_matrix(side, side, cfg.radius, cfg.strength)
+        n_ref = max(10, int(60_000 / n))  # a few seconds of the reference at each size
+        n_plastic = min(len(frames), max(1000, int(20_000_000 / n)))
+
+        def fresh(dtype="float64", cfg=cfg):
+            device = make_backend(OmegaConf.create({"name": "cpu", "dtype": dtype}), 0)
+            return topo_wta.Model(cfg, device, 400, np.random.default_rng(0))
+
+        start = fresh().weights
+        ref_rate = best_rate(
+            lambda lateral=lateral, start=start, k=n_ref: reference.train(
+                start, frames[:k], lateral
+            ),
+            n_ref,
+            1,
+        )
+        fresh().learn(frames[:2])  # compile (or load numba's cache) outside the timing
+        rate = best_rate(lambda k=n_plastic, fresh=fresh: fresh().learn(frames[:k]), n_plastic, 2)
+        fresh("float32").learn(frames32[:2])
+        rate32 = best_rate(
+            lambda k=n_plastic, fresh=fresh: fresh("float32").learn(frames32[:k]), n_plastic, 2
+        )
+        model = fresh()
+        model.learn(frames[:n_ref])
+        diff = np.abs(model.weights - reference.train(start, frames[:n_ref], lateral)).max()
+        rows.append(
+            f"| {n:,} | {ref_rate:,.0f} | {rate:,.0f} | **{rate / ref_rate:,.0f}x** "
+            f"| {rate32:,.0f} | {rate32 / ref_rate:,.0f}x | {diff:.0e} |"
+        )
+    return (
+        "## topo_wta: topographic multi-winner-take-all (m = 400 tapestry frames, n_w = 5, "
+        "radius 2, device=cpu)\n\n"
+        "The reference is benchmarks/reference/topo_wta.py (the notebook's loop: dense N x N "
+        "lateral matrix, full argsort, full-size update); both start from the same weights and "
+        "see the same frames. Goals (issue 3): >= 40x at N = 2,500, >= 1,000 steps/s at "
+        "N = 10,000.\n\n"
+        "| units N | reference steps/s | plastic float64 | ratio | plastic float32 | ratio "
+        "| largest weight difference (float64, after the reference's steps) |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
+BENCHES = {"oja": bench_oja, "minibatch": bench_minibatch, "topo_wta": bench_topo}
 
 
 def write_section(name: str, body: str, header: str) -> None:

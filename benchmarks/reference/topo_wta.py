@@ -31,8 +31,18 @@ def lateral_matrix(kx, ky, radius, strength, boundary="reference", normalized=Fa
     return lateral * strength
 
 
-def train(weights, inputs, lateral, n_winners=5, xi=0.03, eps=1e-10, output="drive",
-          clip_error=True, clip_weights=False, ema_rate=None):
+def train(
+    weights,
+    inputs,
+    lateral,
+    n_winners=5,
+    xi=0.03,
+    eps=1e-10,
+    output="drive",
+    clip_error=True,
+    clip_weights=False,
+    ema_rate=None,
+):
     """One online step per input row; returns the new weights."""
     weights = weights.copy()
     o_ema = np.zeros(len(weights))
