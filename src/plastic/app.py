@@ -142,7 +142,8 @@ def task(cfg: DictConfig) -> float | None:
             summary["reason"] = error.message
             _write_summary(run_dir, summary, started)
         ENDED.append((run_dir, error))
-        return None
+        # a sweeper (optuna) reads this as a failed trial; the other jobs go on
+        return float("nan") if cfg.optimize_metric else None
     except BaseException as error:  # a bug or an unexpected end: the folder says so
         summary.update(status="failed", reason=f"{type(error).__name__}: {error}")
         _write_summary(run_dir, summary, started)
@@ -214,6 +215,13 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
     if outcome.status == "interrupted":
         raise RunInterrupted(f"run interrupted: {outcome.reason}")
+    if cfg.optimize_metric:  # what a Hydra sweeper (optuna) optimises
+        if cfg.optimize_metric not in final:
+            raise UserError(
+                f"optimize_metric={cfg.optimize_metric} is not a final metric of "
+                f"this run; it has: {', '.join(final)}"
+            )
+        return float(final[cfg.optimize_metric])
     return None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 USAGE = """\
 usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hydra app)
+       plastic report FOLDER [--sort METRIC] [--ascending]   sweep.csv, heat maps, index.html
        plastic list                                            models, datasets, experiments
        plastic --version
 
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
             return list_command()
         if command == "run":
             return run_command(rest)
+        if command == "report":
+            return report_command(rest)
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
@@ -137,6 +140,8 @@ def user_message(error: BaseException) -> str | None:
     )
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
+    if isinstance(error, ValueError) and _raised_in_hydra(error):  # Hydra's own usage checks
+        return _first_line(str(error))
     if isinstance(error, MissingConfigException):
         found = re.search(r"Could not (?:find|load) '([^']+)'", str(error))
         wanted = found.group(1) if found else str(error).splitlines()[0]
@@ -161,6 +166,13 @@ def user_message(error: BaseException) -> str | None:
     return None
 
 
+def _raised_in_hydra(error: BaseException) -> bool:
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and f"{os.sep}hydra{os.sep}" in frames[-1].filename
+
+
 def _unknown_key(cause) -> str:
     from plastic.config import allowed_keys
 
@@ -177,6 +189,30 @@ def _article(word: str) -> str:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+# ----------------------------------------------------------------------------- report
+def report_command(args: list[str]) -> int:
+    import argparse
+
+    from plastic.errors import UserError
+
+    parser = argparse.ArgumentParser(
+        prog="plastic report",
+        description="One table and one page (index.html) for a sweep folder or a run folder.",
+    )
+    parser.add_argument("folder", help="a multirun folder (outputs/multirun/...) or a run folder")
+    parser.add_argument("--sort", metavar="METRIC", help="the metric to sort by (default: first)")
+    parser.add_argument("--ascending", action="store_true", help="smallest first")
+    options = parser.parse_args(args)
+    from plastic.report import print_table, report
+
+    try:
+        print_table(report(Path(options.folder), options.sort, options.ascending))
+    except UserError as error:
+        _error(error.message)
+        return 2
+    return 0
 
 
 # ----------------------------------------------------------------------------- list
@@ -206,6 +242,13 @@ def list_command() -> int:
     for path in sorted(root.rglob("*.yaml")):
         name = path.relative_to(root).with_suffix("").as_posix()
         table.add_row("experiment", name, escape(describe_yaml(path)))
+    for name, text in (
+        ("joblib", "local processes, one per core (hydra/launcher=joblib)"),
+        ("submitit_local", "local processes through submitit"),
+        ("slurm", "a SLURM cluster: conf/hydra/launcher/slurm.yaml, to copy and edit"),
+        ("optuna", "hyperparameter search (hydra/sweeper=optuna, optimize_metric=)"),
+    ):
+        table.add_row("launcher" if name != "optuna" else "sweeper", name, text)
     Console().print(table)
     return 0
 

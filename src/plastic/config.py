@@ -70,6 +70,9 @@ class PlasticConfig:
     resume: str | None = setting(
         None, help="a run folder to continue (set by `plastic run resume=DIR`)"
     )
+    optimize_metric: str | None = setting(
+        None, help="the final metric a run returns to a Hydra sweeper (optuna)"
+    )
 
 
 # ----------------------------------------------------------------------------- registration

@@ -1,0 +1,317 @@
+"""`plastic report FOLDER`: one table and one page for a sweep (or a single run).
+
+For a multirun folder it reads every job's overrides and summary.json into sweep.csv, prints a
+rich table sorted by a metric, draws a heat map per metric when the sweep is a 2-D grid of two
+keys, marks failed, diverged and interrupted jobs with their reason, and writes index.html:
+the table and, for each run, its GIFs and plots side by side, with relative links (offline).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from plastic.artifacts import SUMMARY, write_text
+from plastic.errors import UserError
+
+PICTURES = (
+    "receptive_fields.gif",
+    "activity.gif",
+    "fields.png",
+    "curves.png",
+    "state.png",
+    "reconstructions.png",
+)
+
+
+def is_run(folder: Path) -> bool:
+    return (folder / ".hydra" / "overrides.yaml").exists() or (folder / SUMMARY).exists()
+
+
+def load_run(folder: Path) -> dict:
+    overrides_file = folder / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+    row = {
+        "job": folder.name,
+        "folder": folder,
+        "overrides": dict(_split(o) for o in overrides or []),
+    }
+    if (folder / SUMMARY).exists():
+        summary = json.loads((folder / SUMMARY).read_text())
+        row.update(
+            status=summary.get("status", "unknown"),
+            reason=summary.get("reason", ""),
+            metrics=summary.get("metrics") or {},
+            steps_per_second=summary.get("steps_per_second"),
+            wall_seconds=summary.get("wall_seconds"),
+        )
+    else:
+        row.update(
+            status="failed",
+            reason="no summary.json: the job died before it could write one",
+            metrics={},
+        )
+    return row
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def collect(folder: Path) -> tuple[list[dict], bool]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"plastic report: {str(folder)!r} is not a folder")
+    if (folder / SUMMARY).exists():
+        return [load_run(folder)], False
+    jobs = [p for p in folder.iterdir() if p.is_dir() and is_run(p)]
+    if not jobs:
+        raise UserError(
+            f"plastic report: {str(folder)!r} holds no run (no summary.json, and no "
+            "job folders with .hydra/overrides.yaml)"
+        )
+    jobs.sort(key=lambda p: (0, int(p.name)) if p.name.isdigit() else (1, p.name))
+    return [load_run(p) for p in jobs], True
+
+
+def swept_keys(rows: list[dict]) -> list[str]:
+    keys = sorted({k for r in rows for k in r["overrides"]})
+    return [k for k in keys if len({r["overrides"].get(k) for r in rows}) > 1]
+
+
+def metric_names(rows: list[dict]) -> list[str]:
+    names: list[str] = []
+    for r in rows:
+        names += [m for m in r["metrics"] if m not in names]
+    return names
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def sort_rows(rows, metric, ascending):
+    def key(r):
+        v = _number(r["metrics"].get(metric))
+        missing = v is None or math.isnan(v)
+        return (missing, (v if ascending else -v) if not missing else 0.0)
+
+    return sorted(rows, key=key) if metric else rows
+
+
+def write_csv(path: Path, rows, keys, metrics):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["job", "status", "reason", *keys, *metrics, "steps_per_second", "wall_seconds"]
+    )
+    for r in rows:
+        writer.writerow(
+            [
+                r["job"],
+                r["status"],
+                r["reason"],
+                *[r["overrides"].get(k, "") for k in keys],
+                *[r["metrics"].get(m, "") for m in metrics],
+                r.get("steps_per_second") or "",
+                r.get("wall_seconds") or "",
+            ]
+        )
+    write_text(path, out.getvalue())
+
+
+def heatmaps(folder: Path, rows, keys, metrics) -> list[Path]:
+    """For a 2-D grid (two swept keys): one heat map per metric, the mean over repeats."""
+    if len(keys) != 2:
+        return []
+    from plastic import viz
+
+    plt = viz.plt
+    ys = sorted({r["overrides"][keys[0]] for r in rows}, key=_order)
+    xs = sorted({r["overrides"][keys[1]] for r in rows}, key=_order)
+    paths = []
+    for metric in metrics:
+        grid = np.full((len(ys), len(xs)), np.nan)
+        for i, y in enumerate(ys):
+            for j, x in enumerate(xs):
+                values = [
+                    _number(r["metrics"].get(metric))
+                    for r in rows
+                    if r["overrides"][keys[0]] == y and r["overrides"][keys[1]] == x
+                ]
+                values = [v for v in values if v is not None]
+                if values:
+                    grid[i, j] = np.mean(values)
+        if np.isnan(grid).all():
+            continue
+        fig, ax = plt.subplots(figsize=(1.5 + 0.9 * len(xs), 1.2 + 0.6 * len(ys)))
+        image = ax.imshow(grid, cmap="viridis", aspect="auto")
+        fig.colorbar(image, ax=ax, label=metric)
+        ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
+        ax.set_yticks(range(len(ys)), ys)
+        ax.set_xlabel(keys[1])
+        ax.set_ylabel(keys[0])
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                if not np.isnan(grid[i, j]):
+                    ax.text(
+                        j,
+                        i,
+                        f"{grid[i, j]:.3g}",
+                        ha="center",
+                        va="center",
+                        color="white",
+                        fontsize=8,
+                    )
+        ax.set_title(metric)
+        fig.tight_layout()
+        paths.append(viz.save_figure(fig, folder / f"heatmap_{metric}.png"))
+    return paths
+
+
+def _order(value: str):
+    number = _number(value)
+    return (0, number, "") if number is not None else (1, 0.0, value)
+
+
+def write_html(path: Path, title: str, rows, keys, metrics, maps: list[Path]) -> Path:
+    base = path.parent
+    esc = html.escape
+
+    def link(p: Path) -> str:
+        return esc(p.relative_to(base).as_posix()) if p != base else "."
+
+    head = "".join(f"<th>{esc(c)}</th>" for c in ["job", "status", *keys, *metrics])
+    body = []
+    for r in rows:
+        status = f'<span class="{esc(r["status"])}">{esc(r["status"])}</span>'
+        if r["reason"]:
+            status += f'<div class="reason">{esc(r["reason"])}</div>'
+        cells = [
+            f'<a href="#run-{esc(r["job"])}">{esc(r["job"])}</a>',
+            status,
+            *[esc(str(r["overrides"].get(k, ""))) for k in keys],
+            *[_fmt(r["metrics"].get(m)) for m in metrics],
+        ]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    sections = []
+    for r in rows:
+        pictures = [r["folder"] / name for name in PICTURES if (r["folder"] / name).exists()]
+        pictures += sorted(p for p in r["folder"].glob("heatmap_*.png"))
+        figures = "".join(
+            f'<figure><img src="{link(p)}" alt="{esc(p.name)}"><figcaption>'
+            f"{esc(p.name)}</figcaption></figure>"
+            for p in pictures
+        )
+        overrides = " ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "(defaults)"
+        sections.append(
+            f'<section id="run-{esc(r["job"])}"><h2>{esc(r["job"])} '
+            f"<small>{esc(overrides)}</small></h2>"
+            f'<p><a href="{link(r["folder"])}/summary.json">summary.json</a> · '
+            f'<a href="{link(r["folder"])}/metrics.csv">metrics.csv</a></p>'
+            f'<div class="pictures">{figures or "<p>no pictures</p>"}</div></section>'
+        )
+    grid = "".join(f'<figure><img src="{link(p)}" alt="{esc(p.name)}"></figure>' for p in maps)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 14px; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
+th {{ background: #f3f3f6; }}
+td:nth-child(-n+2), th:nth-child(-n+2) {{ text-align: left; }}
+.completed {{ color: #1a7f37; }} .failed, .diverged {{ color: #cf222e; }}
+.interrupted {{ color: #9a6700; }} .reason {{ color: #666; font-size: 12px; max-width: 40em; }}
+.pictures {{ display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }}
+figure {{ margin: 0; }} img {{ max-width: 480px; max-height: 480px; image-rendering: pixelated; }}
+figcaption {{ font-size: 12px; color: #666; }} small {{ color: #666; font-weight: normal; }}
+</style></head><body>
+<h1>{esc(title)}</h1>
+<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
+<div class="pictures">{grid}</div>
+{"".join(sections)}
+</body></html>
+"""
+    return write_text(path, page)
+
+
+def _fmt(value) -> str:
+    number = _number(value)
+    return (
+        ""
+        if value is None
+        else (f"{number:.4g}" if number is not None else html.escape(str(value)))
+    )
+
+
+def report(folder: Path, sort_by: str | None = None, ascending: bool = False) -> dict:
+    folder = Path(folder).resolve()
+    rows, multirun = collect(folder)
+    keys, metrics = swept_keys(rows), metric_names(rows)
+    if sort_by and sort_by not in metrics:
+        raise UserError(
+            f"--sort {sort_by} is not a metric of these runs; they have: " + ", ".join(metrics)
+        )
+    sort_by = sort_by or (metrics[0] if metrics else None)
+    rows = sort_rows(rows, sort_by, ascending)
+    maps = []
+    if multirun:
+        write_csv(folder / "sweep.csv", rows, keys, metrics)
+        maps = heatmaps(folder, rows, keys, metrics)
+    title = f"plastic report: {folder.name}" + (f" ({len(rows)} runs)" if multirun else "")
+    page = write_html(folder / "index.html", title, rows, keys, metrics, maps)
+    return {
+        "rows": rows,
+        "keys": keys,
+        "metrics": metrics,
+        "sort_by": sort_by,
+        "page": page,
+        "heatmaps": maps,
+        "multirun": multirun,
+    }
+
+
+def print_table(result: dict) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    style = {"completed": "green", "interrupted": "yellow"}
+    metrics = result["metrics"]
+    shown = ([result["sort_by"]] if result["sort_by"] else []) + [
+        m for m in metrics if m != result["sort_by"]
+    ][:3]
+    table = Table(title=f"sorted by {result['sort_by']}" if result["sort_by"] else None)
+    for column in ["job", "status", *result["keys"], *shown]:
+        table.add_column(column, justify="left" if column in ("job", "status") else "right")
+    for r in result["rows"]:
+        colour = style.get(r["status"], "red")
+        table.add_row(
+            r["job"],
+            f"[{colour}]{r['status']}[/{colour}]",
+            *[escape(str(r["overrides"].get(k, ""))) for k in result["keys"]],
+            *[_fmt(r["metrics"].get(m)) for m in shown],
+        )
+    console = Console()
+    console.print(table)
+    for r in result["rows"]:
+        if r["status"] != "completed":
+            console.print(f"[red]job {escape(r['job'])}[/red] {r['status']}: {escape(r['reason'])}")
+    if result["heatmaps"]:
+        console.print(f"heat maps: {', '.join(p.name for p in result['heatmaps'])}")
+    console.print(
+        f"sweep.csv and page: [bold]{result['page']}[/bold]"
+        if result["multirun"]
+        else f"page: [bold]{result['page']}[/bold]"
+    )
