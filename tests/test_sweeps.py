@@ -103,7 +103,8 @@ def test_a_failing_job_does_not_stop_the_others_and_the_report_says_why(cli):
     result = cli(
         "run", "-m", "experiment=smoke/oja", "model.n_units=8,0,16", "hydra.sweep.dir=sweep"
     )
-    assert "model.n_units=0 is not allowed" in result.stderr
+    assert result.returncode == 1 and "model.n_units=0 is not allowed" in result.stderr
+    assert "1 of 3 jobs did not complete" in result.stderr
     done = summaries(cli.cwd / "sweep")
     assert [done[j]["status"] for j in ("0", "1", "2")] == ["completed", "failed", "completed"]
     report = cli("report", "sweep")

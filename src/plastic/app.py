@@ -106,6 +106,7 @@ class Guard(Callback):
             make_backend(config.device, config.seed)
             HydraConfig.instance().set_config(config)
             sweep_dir = Path(str(config.hydra.sweep.dir))
+            SWEEPS.append(sweep_dir)
             if sweep_dir.is_dir() and any(run_status(p) for p in sweep_dir.iterdir() if p.is_dir()):
                 raise UserError(
                     f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs; plastic "
@@ -116,8 +117,10 @@ class Guard(Callback):
 
 
 # ----------------------------------------------------------------------------- one run
-# The runs of this process that ended without completing, for the console script to report.
+# The runs of this process that ended without completing, and the sweeps it started, for the
+# console script to report (a launcher may run the jobs in other processes).
 ENDED: list[tuple[Path, PlasticError]] = []
+SWEEPS: list[Path] = []
 
 
 def task(cfg: DictConfig) -> float | None:

@@ -80,12 +80,40 @@ def run_command(args: list[str]) -> int:
         if type(error).__name__ != "ConfigRejected":
             raise
         return _report(error.error, show_traces)
+    if app.SWEEPS:  # a sweep: its jobs may have run elsewhere; their summaries say how they ended
+        return _report_sweep(app.SWEEPS[-1])
     # Runs that ended early (diverged, interrupted, a bad dataset) wrote their summary; say why.
     for run_dir, error in app.ENDED:
         if str(run_dir) not in error.message:
             error.message = f"{error.message} ({run_dir})"
     codes = [_report(error, show_traces) for _, error in app.ENDED]
     return max(codes, default=0)
+
+
+def _report_sweep(sweep_dir: Path) -> int:
+    """One line per job that did not complete; exit 1 when there is any, else 0."""
+    import json
+
+    ended = 0
+    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: p.name)
+    for job in jobs:
+        summary = job / "summary.json"
+        if not summary.exists():
+            continue
+        data = json.loads(summary.read_text())
+        if data.get("status") != "completed":
+            ended += 1
+            print(
+                f"plastic: job {job.name} {data.get('status')}: {data.get('reason')} ({job})",
+                file=sys.stderr,
+            )
+    if ended:
+        print(
+            f"plastic: {ended} of {len(jobs)} jobs did not complete; the others did "
+            f"(plastic report {sweep_dir})",
+            file=sys.stderr,
+        )
+    return 1 if ended else 0
 
 
 def _report(error, show_traces: bool) -> int:
