@@ -252,7 +252,7 @@ def bench_topo(quick: bool) -> str:
         n = side * side
         cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"kx": side, "ky": side})
         lateral = reference.lateral_matrix(side, side, cfg.radius, cfg.strength)
-        n_ref = max(10, int(60_000 / n))  # a few seconds of the reference at each size
+        n_ref = max(15, int(150_000 / n))  # a few seconds of the reference at each size
         n_plastic = min(len(frames), max(1000, int(20_000_000 / n)))
 
         def fresh(dtype="float64", cfg=cfg):
@@ -265,7 +265,7 @@ def bench_topo(quick: bool) -> str:
                 start, frames[:k], lateral
             ),
             n_ref,
-            1,
+            2,
         )
         fresh().learn(frames[:2])  # compile (or load numba's cache) outside the timing
         rate = best_rate(lambda k=n_plastic, fresh=fresh: fresh().learn(frames[:k]), n_plastic, 2)

@@ -240,22 +240,33 @@ def _box_range(y, k, radius, boundary):
 @numba.njit(cache=True)
 def lateral_excitation(p, out, kx, ky, radius, strength, boundary, normalized, rows):
     """out = L p for the box L without building it: a separable box sum over the grid."""
+    wrap = boundary == 2
     for y in range(ky):  # horizontal pass
+        base = y * kx
         for x in range(kx):
             x0, x1 = _box_range(x, kx, radius, boundary)
             s = 0.0
-            for xx in range(x0, x1):
-                s += p[y * kx + (xx % kx)]
+            if wrap:
+                for xx in range(x0, x1):
+                    s += p[base + xx % kx]
+            else:  # no modulo on the common path
+                for xx in range(x0, x1):
+                    s += p[base + xx]
             rows[y, x] = s
     for y in range(ky):  # vertical pass, then remove the unit itself and scale
         y0, y1 = _box_range(y, ky, radius, boundary)
+        inside_y = y0 <= y < y1
         for x in range(kx):
-            x0, x1 = _box_range(x, kx, radius, boundary)
             s = 0.0
-            for yy in range(y0, y1):
-                s += rows[yy % ky, x]
+            if wrap:
+                for yy in range(y0, y1):
+                    s += rows[yy % ky, x]
+            else:
+                for yy in range(y0, y1):
+                    s += rows[yy, x]
             i = y * kx + x
-            inside = y0 <= y < y1 and x0 <= x < x1
+            x0, x1 = _box_range(x, kx, radius, boundary)
+            inside = inside_y and x0 <= x < x1
             if inside:
                 s -= p[i]
             scale = strength
