@@ -293,7 +293,54 @@ def bench_topo(quick: bool) -> str:
     )
 
 
-BENCHES = {"oja": bench_oja, "minibatch": bench_minibatch, "topo_wta": bench_topo}
+def bench_force(quick: bool) -> str:
+    """force against the seed's loop (scipy's adaptive solver per step, dense numpy RLS)."""
+    import math
+
+    from omegaconf import OmegaConf
+
+    from benchmarks.reference import force as reference
+    from plastic.backend import make_backend
+    from plastic.models import force
+
+    backend = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
+
+    def cosine(t):
+        return math.cos(2 * math.pi * t / 50)
+
+    rows = []
+    for n, steps in ((1000, 100 if quick else 300), (5000, 20 if quick else 60)):
+        cfg = OmegaConf.merge(OmegaConf.structured(force.Config), {"n_units": n})
+
+        def fresh(cfg=cfg):
+            return force.Model(cfg, backend, 1, np.random.default_rng(0))
+
+        model = fresh()
+        start = model.J, model.u, model.readout, model.x
+        ref_rate = best_rate(
+            lambda s=start, k=steps: reference.simulate(*s, cosine, duration=float(k)), steps, 1
+        )
+        fresh().learn(np.zeros((2, 1)))  # compile the rank-one update outside the timing
+        rate = best_rate(lambda k=steps, fresh=fresh: fresh().learn(np.zeros((k, 1))), steps, 2)
+        rows.append(f"| {n:,} | {ref_rate:,.0f} | {rate:,.0f} | **{rate / ref_rate:.1f}x** |")
+    return (
+        "## force: FORCE learning, the seed's reference integrator (dt 1, RLS every step)\n\n"
+        "The reference is benchmarks/reference/force.py: the seed's loop with scipy's adaptive "
+        "solver (DOP853, rtol 1e-11) over each step and a dense outer product for P. plastic "
+        "relaxes each step exactly (its readout trace equals the reference's to 1e-12) and "
+        "updates P in place. Learning steps (t < 300) are timed. Goal (issue 5): >= 10x.\n\n"
+        "| units N | reference steps/s | plastic steps/s | ratio |\n|---:|---:|---:|---:|\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+
+
+BENCHES = {
+    "oja": bench_oja,
+    "minibatch": bench_minibatch,
+    "topo_wta": bench_topo,
+    "force": bench_force,
+}
 
 
 def write_section(name: str, body: str, header: str) -> None:

@@ -229,7 +229,8 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
 
 
 def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> None:
-    recorder, shape = trainer.recorder, dataset.image_shape
+    recorder = trainer.recorder
+    shape = getattr(model, "field_image_shape", dataset.image_shape)  # a readout has its own
     artifacts.write_csv(run_dir / METRICS, recorder.columns, recorder.rows)
     if recorder.rows:
         sheet = getattr(model, "sheet_shape", None)  # a map is drawn on its own grid

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import numpy as np
 
-NAMES = ("digits", "bars", "mnist", "tapestry")
+NAMES = ("digits", "bars", "mnist", "tapestry", "timeline")
 
 
 @dataclass

@@ -1,0 +1,320 @@
+"""FORCE learning (Sussillo & Abbott 2009): a chaotic rate network whose linear readout is
+trained by recursive least squares while it is fed back into the network.
+
+    x' = -x + g J tanh(x) + u z  (+ A cos(w t) u)       z = w^T tanh(x)
+    J_ij ~ N(0, 1/N), u ~ U(-1, 1), x(0) ~ U(-0.5, 0.5), w ~ U(-1/sqrt(N), 1/sqrt(N))
+
+RLS on the readout, with r = tanh(x) and target f(t), P(0) = I / alpha:
+
+    z = w^T r;  e = f(t) - z;  q = P r;  c = lr / (1 + q^T r)
+    P <- P - c q q^T;  w <- w + c e q
+
+Integrators: `reference`, the seed's: dt = 1, r held fixed over a step, which relaxes x exactly:
+x <- x e^-dt + (1 - e^-dt) (g J r + u w_new^T r); `euler`, the paper's: Euler steps of dt,
+RLS every `rls_every` steps. Without learning (`learn: false`) the network runs its true
+continuous dynamics (scipy's odeint along the trajectory), for the chaos and drive studies.
+Learning stops at `train_until`; the network then runs on its own (the test phase).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from plastic.config import setting
+from plastic.errors import UserError
+from plastic.models import Rule
+
+TARGETS = ("cosine", "sines", "triangle", "square", "file")
+
+
+@dataclass
+class TargetConfig:
+    kind: str = setting("cosine", choices=TARGETS)
+    period: float = setting(50.0, gt=0, help="time units per cycle")
+    amplitude: float = setting(1.0, gt=0)
+    path: str | None = setting(None, help="kind=file: a .npy or .csv of one value per step")
+
+
+@dataclass
+class Config:
+    name: str = "force"
+    n_units: int = setting(1000, gt=0)
+    g: float = setting(1.5, ge=0, help="gain of the recurrent weights (1.5: chaotic)")
+    feedback: bool = True
+    input_amplitude: float = setting(0.0, ge=0, help="A of the drive A cos(w t) u")
+    input_frequency: float = setting(1.0, ge=0, help="w of the drive")
+    integrator: str = setting("reference", choices=("reference", "euler"))
+    dt: float = setting(1.0, gt=0)
+    rls_every: int = setting(1, gt=0, help="steps between RLS updates")
+    alpha: float = setting(1.0, gt=0, help="P(0) = I / alpha")
+    learning_rate: float = setting(1.0, gt=0, help="lr of c = lr / (1 + q^T r)")
+    learn: bool = True
+    train_until: float = setting(300.0, ge=0, help="learning stops at this time")
+    target: TargetConfig = field(default_factory=TargetConfig)
+
+
+def target_values(cfg: TargetConfig, times: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """f at the given times (steps index a file's values, one per step, cyclically)."""
+    omega = 2 * math.pi / cfg.period
+    if cfg.kind == "cosine":
+        return cfg.amplitude * np.cos(omega * times)
+    if cfg.kind == "sines":  # the paper's periodic target
+        return (
+            cfg.amplitude
+            * (
+                np.sin(omega * times)
+                + 0.5 * np.sin(2 * omega * times)
+                + 0.167 * np.sin(3 * omega * times)
+                + 0.25 * np.sin(4 * omega * times)
+            )
+            / 1.5
+        )
+    if cfg.kind == "triangle":
+        return cfg.amplitude * (2 / math.pi) * np.arcsin(np.sin(omega * times))
+    if cfg.kind == "square":
+        return cfg.amplitude * np.sign(np.sin(omega * times))
+    values = read_target_file(cfg.path)
+    return values[steps.astype(np.int64) % len(values)]
+
+
+def read_target_file(path: str | None) -> np.ndarray:
+    how = "a .npy or .csv file holding one number per time step (one column)"
+    if not path:
+        raise UserError(f"model.target.kind=file needs model.target.path: {how}")
+    file = Path(path).expanduser()
+    try:
+        if file.suffix == ".npy":
+            values = np.load(file, allow_pickle=False)
+        else:
+            with warnings.catch_warnings():  # an empty file is reported below, in one line
+                warnings.simplefilter("ignore")
+                values = np.loadtxt(file, delimiter=",", ndmin=1)
+    except Exception as error:
+        raise UserError(
+            f"model.target.path={path!r} cannot be read as {how} ({' '.join(str(error).split())})"
+        ) from None
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0 or not np.isfinite(values).all():
+        raise UserError(
+            f"model.target.path={path!r} is not {how} of finite numbers "
+            f"(it holds an array of shape {values.shape})"
+        )
+    return values
+
+
+def check(cfg) -> None:
+    if cfg.target.kind == "file":
+        read_target_file(cfg.target.path)
+
+
+class Model(Rule):
+    """FORCE learning: a chaotic rate network whose fed-back readout is trained by RLS."""
+
+    state_names = ("x", "readout", "inverse_correlation")
+    metric_names = ("train_rmse", "test_rmse", "dw_norm", "readout_norm")
+
+    def __init__(self, cfg, backend, n_inputs, rng):
+        super().__init__(cfg, backend, n_inputs, rng)
+        check(cfg)
+        n, xp = cfg.n_units, backend.xp
+        # drawn on the host, in this order, so that every device starts from the same network
+        self.J = backend.asarray(rng.normal(0.0, 1.0 / math.sqrt(n), (n, n)))
+        self.u = backend.asarray(rng.uniform(-1.0, 1.0, n))
+        self.x = backend.asarray(rng.uniform(-0.5, 0.5, n))
+        self.readout = backend.asarray(rng.uniform(-1 / math.sqrt(n), 1 / math.sqrt(n), n))
+        self.inverse_correlation = xp.eye(n, dtype=backend.dtype) / cfg.alpha
+        self.step = 0
+        self.trace = {"z": [], "f": [], "dw": [], "units": []}
+        self.field_image_shape = _near_square(n)
+
+    # ------------------------------------------------------------------ one step
+    def learn(self, block):
+        if not self.cfg.learn:
+            return self._run_continuous(len(block))
+        if self.backend.is_gpu:
+            return self._steps(len(block))
+        # One BLAS thread: OpenBLAS's idle threads spin after each product and would take the
+        # second core from the compiled rank-one update that follows (measured: 4x slower).
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            self._steps(len(block))
+
+    def _steps(self, n_steps: int) -> None:
+        xp, cfg = self.xp, self.cfg
+        decay = math.exp(-cfg.dt)
+        for _ in range(n_steps):
+            t = self.step * cfg.dt
+            r = xp.tanh(self.x)
+            z = float(self.readout @ r)
+            f = float(target_values(cfg.target, np.array([t]), np.array([self.step]))[0])
+            dw = 0.0
+            if t < cfg.train_until and self.step % cfg.rls_every == 0:
+                dw = self._rls(r, f - z)
+            drive = cfg.g * (self.J @ r)
+            if cfg.feedback:  # reference: the updated readout; euler: the z of this step
+                drive += self.u * (float(self.readout @ r) if cfg.integrator == "reference" else z)
+            if cfg.input_amplitude:
+                drive += cfg.input_amplitude * math.cos(cfg.input_frequency * t) * self.u
+            if cfg.integrator == "reference":
+                self.x = self.x * decay + (1 - decay) * drive
+            else:
+                self.x = self.x + cfg.dt * (drive - self.x)
+            self._keep(z, f, dw)
+
+    def _rls(self, r, error: float) -> float:
+        """One recursive-least-squares update of P and the readout; returns |dw|."""
+        xp, P = self.xp, self.inverse_correlation
+        q = P @ r
+        c = self.cfg.learning_rate / (1.0 + float(q @ r))
+        if self.backend.is_gpu:
+            P -= c * xp.outer(q, q)
+        else:  # in place, compiled: no N x N temporary (and no second BLAS thread pool)
+            rank_one_downdate(P, q, c)
+        dw = c * error * q
+        self.readout += dw
+        return float(xp.linalg.norm(dw))
+
+    def _run_continuous(self, n_steps: int) -> None:
+        """The true dynamics, tanh along the trajectory (odeint), for the studies."""
+        from scipy.integrate import odeint
+
+        cfg, to_host = self.cfg, self.backend.to_host
+        J, u, w = to_host(self.J), to_host(self.u), to_host(self.readout)
+
+        def velocity(x, t):
+            r = np.tanh(x)
+            dx = -x + cfg.g * (J @ r)
+            if cfg.feedback:
+                dx += u * (w @ r)
+            if cfg.input_amplitude:
+                dx += cfg.input_amplitude * math.cos(cfg.input_frequency * t) * u
+            return dx
+
+        times = (self.step + np.arange(n_steps + 1)) * cfg.dt
+        path = odeint(velocity, to_host(self.x), times)
+        f = target_values(cfg.target, times[:-1], self.step + np.arange(n_steps))
+        for k in range(n_steps):
+            self._keep(float(w @ np.tanh(path[k])), float(f[k]), 0.0, x=path[k])
+        self.x = self.backend.asarray(path[-1])
+
+    def _keep(self, z, f, dw, x=None):
+        self.trace["z"].append(z)
+        self.trace["f"].append(f)
+        self.trace["dw"].append(dw)
+        x = self.backend.to_host(self.x) if x is None else x
+        self.trace["units"].append(np.array(x[: min(5, len(x))]))
+        if not self.cfg.learn:
+            self.trace.setdefault("x", []).append(np.asarray(x, dtype=np.float32))
+        self.step += 1
+
+    # ------------------------------------------------------------------ figures
+    def _phases(self):
+        z, f = np.array(self.trace["z"]), np.array(self.trace["f"])
+        learning = np.arange(len(z)) * self.cfg.dt < self.cfg.train_until
+        if not self.cfg.learn:
+            learning[:] = False
+        return z, f, learning
+
+    def metrics(self):
+        z, f, learning = self._phases()
+
+        def rmse(mask):
+            return float(np.sqrt(np.mean((z[mask] - f[mask]) ** 2))) if mask.any() else float("nan")
+
+        dws = [d for d in self.trace["dw"] if d > 0]
+        return {
+            "train_rmse": rmse(learning) if self.cfg.learn else float("nan"),
+            "test_rmse": rmse(~learning),
+            "dw_norm": dws[-1] if dws else float("nan"),
+            "readout_norm": float(self.xp.linalg.norm(self.readout)),
+        }
+
+    def evaluate(self, dataset):
+        figures = {"final_readout_norm": float(self.xp.linalg.norm(self.readout))}
+        if not self.cfg.learn and self.trace.get("x"):
+            history = np.array(self.trace["x"])
+            figures["activity_variance"] = float(history[len(history) // 2 :].var(axis=0).mean())
+        return figures
+
+    def receptive_fields(self):
+        return self.backend.to_host(self.readout)[None, :]
+
+    def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
+        from plastic import viz
+
+        plt = viz.plt
+        z, f, learning = self._phases()
+        times = np.arange(len(z)) * self.cfg.dt
+        fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
+        if learning.any():
+            for ax in axes:
+                ax.axvspan(0, min(self.cfg.train_until, times[-1]), color="0.92", lw=0)
+        axes[0].plot(times, f, color="0.4", lw=1.2, label="target")
+        axes[0].plot(times, z, color="C3", lw=1.0, label="output z")
+        axes[0].legend(loc="upper right", fontsize=8)
+        axes[0].set_ylabel("z")
+        dw = np.array(self.trace["dw"])
+        if (dw > 0).any():
+            axes[1].semilogy(times[dw > 0], dw[dw > 0], lw=0.8)
+        axes[1].set_ylabel("|dw|")
+        units = np.array(self.trace["units"])
+        axes[2].plot(times, units + 2 * np.arange(units.shape[1]), lw=0.8)
+        axes[2].set_ylabel("x of 5 units")
+        axes[2].set_xlabel("time (learning shaded)")
+        fig.tight_layout()
+        viz.save_figure(fig, run_dir / "output.png")
+        frames = []
+        for end in np.linspace(len(z) / 40, len(z), 40).astype(int):
+            fig, ax = plt.subplots(figsize=(6, 2.2), dpi=80)
+            ax.plot(times, f, color="0.6", lw=1)
+            ax.plot(times[:end], z[:end], color="C3", lw=1)
+            ax.set_xlim(times[0], times[-1])
+            ax.set_ylim(min(f.min(), -1.5), max(f.max(), 1.5))
+            fig.canvas.draw()
+            frames.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+            plt.close(fig)
+        viz.write_gif(run_dir / "output.gif", frames, viz_cfg.gif_fps)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self):
+        state = super().state_dict()
+        state["step"] = np.array(self.step)
+        for key in ("z", "f", "dw"):
+            state[f"trace_{key}"] = np.array(self.trace[key], dtype=np.float64)
+        width = min(5, self.cfg.n_units)
+        state["trace_units"] = np.array(self.trace["units"]).reshape(-1, width)
+        if not self.cfg.learn:
+            state["trace_x"] = np.array(self.trace.get("x", [])).reshape(-1, self.cfg.n_units)
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.step = int(state["step"])
+        self.trace = {key: list(state[f"trace_{key}"]) for key in ("z", "f", "dw", "units")}
+        if "trace_x" in state:
+            self.trace["x"] = list(state["trace_x"])
+
+
+@numba.njit(cache=True)
+def rank_one_downdate(P, q, c):
+    """P <- P - c q q^T in place, row by row. Each element is c * (q_i q_j), and q_i q_j = q_j q_i
+    exactly, so a symmetric P stays exactly symmetric."""
+    n = len(q)
+    for i in range(n):
+        qi = q[i]
+        for j in range(n):
+            P[i, j] -= c * (qi * q[j])
+
+
+def _near_square(n: int) -> tuple[int, int]:
+    rows = int(math.sqrt(n))
+    while n % rows:
+        rows -= 1
+    return rows, n // rows
