@@ -8,7 +8,7 @@ from types import ModuleType
 
 import numpy as np
 
-NAMES = ("digits", "bars", "mnist", "tapestry", "timeline")
+NAMES = ("digits", "bars", "mnist", "tapestry", "timeline", "fep_digits")
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Dataset:
     test: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     bar_templates: np.ndarray | None = None  # (16, n_inputs) for the bars problem
+    patterns: np.ndarray | None = None  # the distinct training patterns, when rows repeat them
 
     @property
     def n_inputs(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-NAMES = ("oja", "bcm", "hopfield", "topo_wta", "force")
+NAMES = ("oja", "bcm", "hopfield", "topo_wta", "force", "attractor")
 
 
 class Rule:

@@ -1,0 +1,319 @@
+"""The free-energy attractor network (Spisak & Friston, arXiv 2505.22749): nodes with
+activations s in [-1, 1], couplings J (J[i, j] from j to i, starting at 0), the data clamped as
+biases b = evidence * pattern, inverse temperature beta. One synchronous step:
+
+    h = J s                                   input potential (old s, no bias)
+    s = sample_CB(beta (b + h))               stochastic; deterministic: s = L(beta (b + h))
+    J = J + lr (s s^T - L(h) s^T)             new s on both sides; L(h) without beta and b;
+                                              the diagonal is left unchanged
+
+L(x) = coth(x) - 1/x is the Langevin function, the mean of the continuous Bernoulli on [-1, 1]
+with density proportional to exp(x s); it is sampled by inverting its CDF:
+s = log(exp(-x) + u (exp(x) - exp(-x))) / x, u ~ U(0, 1), uniform for x ~ 0, x clipped to +-500.
+Fed a sequence, J grows asymmetric: its symmetric part holds the patterns as attractors, its
+antisymmetric part replays the order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from plastic.config import setting
+from plastic.errors import UserError
+from plastic.models import Rule
+
+CLIP = 500.0
+TINY = np.finfo(np.float64).tiny
+
+
+@dataclass
+class Config:
+    name: str = "attractor"
+    beta: float = setting(1.0, gt=0, help="inverse temperature")
+    learning_rate: float = setting(0.001, ge=0, help="lambda (0: no learning)")
+    evidence: float = setting(1.0, ge=0, help="patterns are clamped as evidence * pattern")
+    steps_per_pattern: int = setting(1, gt=0, help="steps each presentation stays clamped")
+    stochastic: bool = True  # false: the deterministic (least-action) update s = L(beta (b + h))
+    retrieval_snr: float = setting(1.0, gt=0, help="signal-to-noise of the retrieval probes")
+    analysis_beta: float = setting(1.0, gt=0, help="beta of the deterministic attractor search")
+
+
+@numba.njit(cache=True)
+def langevin(x):
+    """L(x) = coth(x) - 1/x, by its series near 0."""
+    if abs(x) < 1e-4:
+        return x / 3.0 - x**3 / 45.0
+    return 1.0 / math.tanh(x) - 1.0 / x
+
+
+@numba.njit(cache=True)
+def sample_cb(x, u):
+    """A continuous-Bernoulli sample on [-1, 1] with parameter x, from a uniform u."""
+    x = min(max(x, -CLIP), CLIP)
+    if abs(x) <= 1e-8:  # the reference's np.isclose(x, 0): uniform on [-1, 1]
+        return 2.0 * u - 1.0
+    return math.log(math.exp(-x) + u * (math.exp(x) - math.exp(-x))) / x
+
+
+@numba.njit(cache=True)
+def run_steps(couplings, state, bias, uniforms, beta, learning_rate, stochastic):
+    """len(uniforms) synchronous steps with the bias clamped; in place (compiled, CPU)."""
+    n = len(state)
+    h = np.empty(n)
+    for t in range(len(uniforms)):
+        for i in range(n):
+            s = 0.0
+            for j in range(n):
+                s += couplings[i, j] * state[j]
+            h[i] = s
+        for i in range(n):
+            x = beta * (bias[i] + h[i])
+            state[i] = sample_cb(x, uniforms[t, i]) if stochastic else langevin(x)
+        if learning_rate > 0.0:
+            for i in range(n):
+                lh = langevin(h[i])
+                for j in range(n):
+                    if i != j:
+                        couplings[i, j] += learning_rate * (state[i] * state[j] - lh * state[j])
+
+
+def langevin_array(x):
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) < 1e-4
+    safe = np.where(small, 1.0, x)
+    return np.where(small, x / 3 - x**3 / 45, 1 / np.tanh(safe) - 1 / safe)
+
+
+def diagnostics(couplings, state, bias):
+    """The reference's per-step figures: complexity, accuracy, VFE = complexity - accuracy."""
+    bq = bias + couplings @ state
+    lq = langevin_array(bq)
+
+    def log_ratio(x):  # log(x / sinh x), with exact zeros replaced by the smallest float
+        x = np.where(x == 0, TINY, x)
+        return np.log(x / np.sinh(x))
+
+    b = np.where(bias == 0, TINY, bias)
+    complexity = float(np.sum(log_ratio(bq) + bq * lq) - np.sum(log_ratio(b) + b * lq))
+    accuracy = float(bias @ lq + lq @ couplings @ lq)
+    return {"complexity": complexity, "accuracy": accuracy, "vfe": complexity - accuracy}
+
+
+class Model(Rule):
+    """Free-energy attractor network: local learning of asymmetric couplings (Spisak & Friston)."""
+
+    state_names = ("couplings", "state")
+    metric_names = ("vfe", "complexity", "accuracy", "asymmetry")
+
+    def __init__(self, cfg, backend, n_inputs, rng):
+        super().__init__(cfg, backend, n_inputs, rng)
+        if backend.is_gpu:
+            raise UserError(
+                "model=attractor runs on device=cpu only for now (a batched GPU "
+                "path is not written yet); use device=cpu"
+            )
+        self.couplings = np.zeros((n_inputs, n_inputs))
+        self.state = np.zeros(n_inputs)
+        self.bias = np.zeros(n_inputs)
+        self.rng = np.random.default_rng([int(rng.integers(2**32)), 0xA77])
+
+    def learn(self, block):
+        cfg = self.cfg
+        for pattern in np.asarray(block, dtype=np.float64):
+            self.bias = cfg.evidence * pattern
+            uniforms = self.rng.random((cfg.steps_per_pattern, self.n_inputs))
+            run_steps(
+                self.couplings,
+                self.state,
+                self.bias,
+                uniforms,
+                cfg.beta,
+                cfg.learning_rate,
+                cfg.stochastic,
+            )
+
+    def receptive_fields(self):
+        return self.couplings.copy()
+
+    def metrics(self):
+        return {
+            **diagnostics(self.couplings, self.state, self.bias),
+            "asymmetry": asymmetry(self.couplings),
+        }
+
+    # ------------------------------------------------------------------ analyses
+    def settle(self, couplings, start, bias, stochastic=False, steps=1000, tol=1e-12):
+        """Steps without learning from `start` until the VFE changes by < tol (deterministic)."""
+        state = start.copy()
+        last = None
+        for _ in range(steps):
+            uniforms = self.rng.random((1, len(state)))
+            run_steps(couplings, state, bias, uniforms, self.cfg.beta, 0.0, stochastic)
+            vfe = diagnostics(couplings, state, bias)["vfe"]
+            if last is not None and abs(vfe - last) < tol:
+                break
+            last = vfe
+        return state
+
+    def attractors(self, patterns):
+        """Deterministic attractors of the symmetric part: one start per training pattern,
+        L(0.1 * evidence * pattern), zero bias, until the VFE settles (as the reference)."""
+        symmetric = (self.couplings + self.couplings.T) / 2
+        zero = np.zeros(self.n_inputs)
+        beta, self.cfg.beta = self.cfg.beta, self.cfg.analysis_beta
+        try:
+            ends = [
+                self.settle(symmetric, langevin_array(0.1 * self.cfg.evidence * p), zero)
+                for p in patterns
+            ]
+        finally:
+            self.cfg.beta = beta
+        return np.unique(np.round(ends, 2), axis=0)
+
+    def free_run(self, steps=100):
+        """Zero bias, no learning, stochastic steps from the trained state: (steps, n)."""
+        state, zero, frames = self.state.copy(), np.zeros(self.n_inputs), []
+        for _ in range(steps):
+            run_steps(
+                self.couplings,
+                state,
+                zero,
+                self.rng.random((1, self.n_inputs)),
+                self.cfg.beta,
+                0.0,
+                True,
+            )
+            frames.append(state.copy())
+        return np.array(frames)
+
+    def delta_r2(self, patterns):
+        """Median over patterns of R^2(mean activity, clean) - R^2(noisy input, clean)."""
+        gains = []
+        for clean in patterns:
+            noisy = clean + self.rng.normal(0, clean.std() / self.cfg.retrieval_snr, len(clean))
+            state, total = self.state.copy() * 0, np.zeros(self.n_inputs)
+            for _ in range(max(self.cfg.steps_per_pattern, 10)):
+                run_steps(
+                    self.couplings,
+                    state,
+                    self.cfg.evidence * noisy,
+                    self.rng.random((1, self.n_inputs)),
+                    self.cfg.beta,
+                    0.0,
+                    self.cfg.stochastic,
+                )
+                total += state
+            gains.append(_r2(total, clean) - _r2(noisy, clean))
+        return float(np.median(gains))
+
+    def evaluate(self, dataset):
+        patterns = (
+            dataset.patterns if dataset.patterns is not None else np.unique(dataset.train, axis=0)
+        )
+        found = self.attractors(patterns)
+        run = self.free_run()
+        best = np.argmax(np.array([[_corr(s, p) for p in patterns] for s in run]), axis=1)
+        moves = [(a, b) for a, b in zip(best[:-1], best[1:], strict=True) if a != b]
+        in_order = sum(b == (a + 1) % len(patterns) for a, b in moves)
+        self.last_free_run = run
+        self.last_attractors = found
+        figures = {
+            "asymmetry": asymmetry(self.couplings),
+            "num_attractors": float(len(found)),
+            "sequence_order_score": in_order / len(moves) if moves else float("nan"),
+            "delta_r2_retrieval": self.delta_r2(patterns),
+            "orthogonality_attractors": orthogonality(found),
+            "orthogonality_data": orthogonality_as_reference(self.cfg.evidence * patterns),
+        }
+        if dataset.test is not None:
+            figures["delta_r2_generalization"] = self.delta_r2(dataset.test[:50])
+        return figures
+
+    def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
+        from plastic import viz
+
+        plt = viz.plt
+        J = self.couplings
+        parts = {
+            "J": J,
+            "symmetric (J + J^T) / 2": (J + J.T) / 2,
+            "antisymmetric (J - J^T) / 2": (J - J.T) / 2,
+        }
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+        for ax, (title, part) in zip(axes, parts.items(), strict=True):
+            top = np.abs(part).max() or 1.0
+            image = ax.imshow(part, cmap="bwr", vmin=-top, vmax=top)
+            fig.colorbar(image, ax=ax, fraction=0.046)
+            ax.set_title(f"{title}\nasymmetry {asymmetry(J):.3f}" if title == "J" else title)
+        fig.tight_layout()
+        viz.save_figure(fig, run_dir / "couplings.png")
+        found = getattr(self, "last_attractors", None)
+        if found is not None and len(found):
+            viz.plot_fields(
+                run_dir / "attractors.png",
+                found,
+                dataset.image_shape,
+                f"{len(found)} deterministic attractors of the symmetric part",
+            )
+        run = getattr(self, "last_free_run", None)
+        if run is not None:
+            frames = [
+                viz.fields_frame(
+                    s[None, :], dataset.image_shape, viz_cfg.tile_pixels * 2, f"free run {t}"
+                )
+                for t, s in enumerate(run)
+            ]
+            viz.write_gif(run_dir / "free_run.gif", frames, viz_cfg.gif_fps)
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["bias"] = self.bias
+        state["rng"] = np.frombuffer(repr(self.rng.bit_generator.state).encode(), dtype=np.uint8)
+        return state
+
+    def load_state_dict(self, state):
+        import ast
+
+        super().load_state_dict(state)
+        self.bias = np.asarray(state["bias"])
+        self.rng.bit_generator.state = ast.literal_eval(bytes(state["rng"]).decode())
+
+
+def asymmetry(couplings) -> float:
+    norm = np.linalg.norm(couplings)
+    return float(np.linalg.norm(couplings - couplings.T) / norm) if norm > 0 else 0.0
+
+
+def orthogonality(vectors) -> float:
+    """Mean |90 degrees - angle| over the pairs of vectors (0: all orthogonal); pairs within a
+    degree of 0 or 180 are the same attractor counted twice and are left out (as the reference)."""
+    if len(vectors) < 2:
+        return float("nan")
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    angles = np.degrees(np.arccos(np.clip(unit @ unit.T, -1, 1)))[np.triu_indices(len(vectors), 1)]
+    angles = angles[(angles > 1) & (angles < 179)]
+    return float(np.mean(np.abs(90.0 - angles))) if len(angles) else float("nan")
+
+
+def orthogonality_as_reference(patterns) -> float:
+    """The data's figure exactly as the reference computes it: the mean of |90 - angle| over the
+    whole n x n matrix of angles, whose diagonal it leaves at 0 degrees (so each pattern's angle
+    with itself counts as 90 degrees from orthogonal)."""
+    unit = patterns / np.maximum(np.linalg.norm(patterns, axis=1, keepdims=True), 1e-12)
+    angles = np.degrees(np.arccos(np.clip(unit @ unit.T, -1, 1)))
+    np.fill_diagonal(angles, 0.0)
+    return float(np.mean(np.abs(90.0 - angles)))
+
+
+def _corr(a, b) -> float:
+    if a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _r2(a, b) -> float:
+    return _corr(a, b) ** 2

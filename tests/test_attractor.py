@@ -1,0 +1,97 @@
+"""attractor: the Langevin function and its sampler, one step by hand, equality with the
+per-node reference, and the seed's sequence result."""
+
+import math
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from benchmarks.reference import attractor as reference
+from plastic.backend import make_backend
+from plastic.datasets import fep_digits
+from plastic.models import attractor
+
+CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
+
+
+def coth_minus_inverse(x):
+    return math.cosh(x) / math.sinh(x) - 1 / x
+
+
+@pytest.mark.parametrize("x", [-30.0, -2.0, -0.3, 0.001, 0.7, 5.0, 400.0])
+def test_langevin_function(x):
+    assert attractor.langevin(x) == pytest.approx(
+        coth_minus_inverse(x) if abs(x) < 700 else 1.0, rel=1e-9
+    )
+
+
+def test_langevin_series_near_zero():
+    assert attractor.langevin(0.0) == 0.0
+    for x in (1e-12, 1e-6, 9.9e-5):
+        assert attractor.langevin(x) == pytest.approx(x / 3 - x**3 / 45, rel=1e-12)
+    # the series and the closed form meet smoothly at the switch
+    assert attractor.langevin(1e-4 * (1 - 1e-9)) == pytest.approx(
+        attractor.langevin(1e-4), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("x", [-3.0, 0.0, 0.5, 2.0])
+def test_sampler_mean_is_the_langevin_function(x):
+    u = np.random.default_rng(0).random(200_000)
+    samples = np.array([attractor.sample_cb(x, v) for v in u])
+    assert samples.min() >= -1 and samples.max() <= 1
+    assert samples.mean() == pytest.approx(attractor.langevin(x), abs=0.01)
+
+
+def test_one_learning_step_by_hand():
+    J = np.array([[0.0, 0.5], [-0.25, 0.0]])
+    s = np.array([0.2, -0.4])
+    run = attractor.run_steps
+    run(J, s, np.array([1.0, -1.0]), np.zeros((1, 2)), 2.0, 0.1, False)
+    # h = J s_old = [-0.2, -0.05]; s = L(2 (b + h)) = [L(1.6), L(-2.1)]
+    s0, s1 = coth_minus_inverse(1.6), coth_minus_inverse(-2.1)
+    np.testing.assert_allclose(s, [s0, s1], rtol=1e-12)
+    # J_ij += 0.1 (s_i s_j - L(h_i) s_j), the diagonal untouched
+    want01 = 0.5 + 0.1 * (s0 * s1 - coth_minus_inverse(-0.2) * s1)
+    want10 = -0.25 + 0.1 * (s1 * s0 - coth_minus_inverse(-0.05) * s0)
+    np.testing.assert_allclose(J, [[0.0, want01], [want10, 0.0]], rtol=1e-10)
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_equals_the_per_node_reference(stochastic):
+    n, steps, seed = 16, 100, 7
+    patterns = np.random.default_rng(1).normal(0, 2.0, (4, n))[np.arange(steps) % 4]
+    want_s, want_J = reference.run(patterns, 1, 0.8, 0.01, not stochastic, seed)
+    J, s = np.zeros((n, n)), np.zeros(n)
+    rng = np.random.default_rng(seed)
+    for t, pattern in enumerate(patterns):
+        attractor.run_steps(J, s, pattern, rng.random((1, n)), 0.8, 0.01, stochastic)
+        np.testing.assert_allclose(s, want_s[t], atol=1e-9)
+        np.testing.assert_allclose(J, want_J[t], atol=1e-9)
+    assert np.abs(J).max() > 0.05  # it learned
+
+
+def test_the_seed_sequence_grows_asymmetric_couplings_that_replay_the_order():
+    data = fep_digits.load(
+        OmegaConf.merge(
+            OmegaConf.structured(fep_digits.Config),
+            {"seed": 0, "patterns": [1, 2, 3], "presentation": "sequence", "n_presentations": 2000},
+        )
+    )
+    cfg = OmegaConf.merge(
+        OmegaConf.structured(attractor.Config),
+        {"beta": 1.0, "learning_rate": 0.001, "evidence": 20.0},
+    )
+    model = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    model.learn(data.train)
+    figures = model.evaluate(data)
+    assert figures["asymmetry"] > 0.9
+    assert figures["num_attractors"] == 3
+    assert figures["sequence_order_score"] > 0.8
+
+
+def test_digits_preparation():
+    prepared = fep_digits.prepare(np.arange(2 * 64, dtype=float).reshape(2, 64))
+    np.testing.assert_allclose(prepared.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(prepared.std(axis=1), 1)
