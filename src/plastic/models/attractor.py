@@ -81,6 +81,21 @@ def run_steps(couplings, state, bias, uniforms, beta, learning_rate, stochastic)
                         couplings[i, j] += learning_rate * (state[i] * state[j] - lh * state[j])
 
 
+@numba.njit(cache=True)
+def run_presentations(couplings, state, biases, uniforms, steps, beta, learning_rate, stochastic):
+    """Each bias row clamped for `steps` steps, one after the other."""
+    for p in range(len(biases)):
+        run_steps(
+            couplings,
+            state,
+            biases[p],
+            uniforms[p * steps : (p + 1) * steps],
+            beta,
+            learning_rate,
+            stochastic,
+        )
+
+
 def langevin_array(x):
     x = np.asarray(x, dtype=np.float64)
     small = np.abs(x) < 1e-4
@@ -122,19 +137,22 @@ class Model(Rule):
         self.rng = np.random.default_rng([int(rng.integers(2**32)), 0xA77])
 
     def learn(self, block):
+        """Each row clamped for steps_per_pattern steps, the whole block in one compiled call
+        (the uniforms are drawn at once: the same stream as drawing them pattern by pattern)."""
         cfg = self.cfg
-        for pattern in np.asarray(block, dtype=np.float64):
-            self.bias = cfg.evidence * pattern
-            uniforms = self.rng.random((cfg.steps_per_pattern, self.n_inputs))
-            run_steps(
-                self.couplings,
-                self.state,
-                self.bias,
-                uniforms,
-                cfg.beta,
-                cfg.learning_rate,
-                cfg.stochastic,
-            )
+        biases = cfg.evidence * np.asarray(block, dtype=np.float64)
+        uniforms = self.rng.random((len(biases) * cfg.steps_per_pattern, self.n_inputs))
+        run_presentations(
+            self.couplings,
+            self.state,
+            biases,
+            uniforms,
+            cfg.steps_per_pattern,
+            cfg.beta,
+            cfg.learning_rate,
+            cfg.stochastic,
+        )
+        self.bias = biases[-1]
 
     def receptive_fields(self):
         return self.couplings.copy()
