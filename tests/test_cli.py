@@ -59,19 +59,23 @@ def test_config_dir_adds_the_users_own_choices(cli):
     assert json.loads((cli.cwd / "run" / "summary.json").read_text())["steps"] == 40
 
 
-SMOKE_FILES = [
+SMOKE_RECIPES = sorted(p.stem for p in (REPO / "experiments" / "smoke").glob("*.yaml"))
+GENERIC_FILES = [
     ".hydra/config.yaml",
-    ".hydra/overrides.yaml",
-    ".hydra/hydra.yaml",
     "weights.npz",
     "checkpoint.npz",
     "metrics.csv",
     "summary.json",
     "receptive_fields.gif",
     "fields.png",
+    "run.log",
+]
+SMOKE_FILES = [
+    *GENERIC_FILES,
+    ".hydra/overrides.yaml",
+    ".hydra/hydra.yaml",
     "curves.png",
     "state.png",
-    "run.log",
 ]
 
 
@@ -114,19 +118,6 @@ def test_smoke_run_writes_a_complete_run_folder(cli):
     frames = iio.imread(run / "receptive_fields.gif", index=None)
     assert len(frames) == 7 and min(frames.shape[1:3]) >= 4 * 48  # 8x8 tiles upscaled to 48 px
     assert yaml.safe_load((run / ".hydra/overrides.yaml").read_text()) == ["experiment=smoke/oja"]
-
-
-SMOKE_RECIPES = sorted(p.stem for p in (REPO / "experiments" / "smoke").glob("*.yaml"))
-GENERIC_FILES = [
-    ".hydra/config.yaml",
-    "weights.npz",
-    "checkpoint.npz",
-    "metrics.csv",
-    "summary.json",
-    "receptive_fields.gif",
-    "fields.png",
-    "run.log",
-]
 
 
 @pytest.mark.parametrize("recipe", SMOKE_RECIPES)

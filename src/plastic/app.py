@@ -255,15 +255,16 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> Non
         curves = [c for c in recorder.columns if c not in ("step", "epoch")]
         if len(recorder.rows) > 1:
             viz.plot_curves(run_dir / "curves.png", recorder.rows, curves)
-        if model.nonfinite_state() is None:
+        if model.nonfinite_state() is None:  # a diverged state has nothing left to draw
             model.extra_pictures(run_dir, dataset, cfg.viz)
-        if model.nonfinite_state() is None and model.panels():
-            viz.plot_state(
-                run_dir / "state.png",
-                model.panels(),
-                model.receptive_fields()[: cfg.viz.max_tiles],
-                shape,
-            )
+            panels = model.panels()
+            if panels:
+                viz.plot_state(
+                    run_dir / "state.png",
+                    panels,
+                    model.receptive_fields()[: cfg.viz.max_tiles],
+                    shape,
+                )
 
 
 def _write_summary(run_dir: Path, summary: dict, started: float) -> None:

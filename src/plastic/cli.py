@@ -156,7 +156,9 @@ def expand_resume(args: list[str]) -> list[str]:
 
 
 def _override_key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
+    from plastic.report import split_override
+
+    return split_override(override)[0]
 
 
 def user_message(error: BaseException) -> str | None:

@@ -41,7 +41,7 @@ def load_run(folder: Path) -> dict:
     row = {
         "job": folder.name,
         "folder": folder,
-        "overrides": dict(_split(o) for o in overrides or []),
+        "overrides": dict(split_override(o) for o in overrides or []),
     }
     if (folder / SUMMARY).exists():
         summary = json.loads((folder / SUMMARY).read_text())
@@ -61,7 +61,8 @@ def load_run(folder: Path) -> dict:
     return row
 
 
-def _split(override: str) -> tuple[str, str]:
+def split_override(override: str) -> tuple[str, str]:
+    """`+model.tau=3` -> ("model.tau", "3"): the key without Hydra's +/~ prefix, and the value."""
     key, _, value = override.partition("=")
     return key.lstrip("+~"), value
 
