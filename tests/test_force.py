@@ -71,6 +71,33 @@ def test_gain_sets_decay_or_chaos():
     assert variance[0.5] < 1e-6 < 1e-2 < variance[1.5]
 
 
+def lyapunov(**overrides):
+    model = build(n_units=200, learn=False, dt=0.1, **overrides)
+    model.learn(np.zeros((500, 1)))
+    return model.evaluate(None)["lyapunov_exponent"]
+
+
+def test_lyapunov_exponent_sees_decay_chaos_and_a_drive_that_suppresses_it():
+    # linear around x = 0 for g < 1: the slowest mode of -x + g J x decays at 1 - g
+    assert lyapunov(g=0.5) == pytest.approx(-0.5, abs=0.03)
+    assert lyapunov(g=2.0) > 0.02  # chaos: nearby trajectories part
+    # a strong slow drive entrains the chaotic network (Rajan, Abbott & Sompolinsky 2010)
+    assert lyapunov(g=2.0, input_amplitude=5.0, input_frequency=1.0) < -0.1
+
+
+def test_lyapunov_estimate_survives_a_resume():
+    whole = build(n_units=50, learn=False, dt=0.1)
+    whole.learn(np.zeros((60, 1)))
+    first = build(n_units=50, learn=False, dt=0.1)
+    first.learn(np.zeros((25, 1)))
+    second = build(n_units=50, learn=False, dt=0.1)
+    second.load_state_dict(first.state_dict())
+    second.learn(np.zeros((35, 1)))
+    assert second.evaluate(None)["lyapunov_exponent"] == pytest.approx(
+        whole.evaluate(None)["lyapunov_exponent"], rel=1e-6
+    )
+
+
 def test_target_from_a_file(tmp_path):
     values = np.sin(np.arange(100) / 5)
     np.save(tmp_path / "f.npy", values)
@@ -99,3 +126,15 @@ def test_smoke_run_draws_the_output(cli):
     assert (run / "output.png").exists() and (run / "output.gif").exists()
     metrics = json.loads((run / "summary.json").read_text())["metrics"]
     assert {"train_rmse", "test_rmse", "dw_norm", "final_readout_norm"} <= set(metrics)
+
+
+@pytest.mark.parametrize("integrator", ["reference", "euler"])
+def test_the_array_namespace_step_equals_the_compiled_one(integrator):
+    # the GPU runs `_steps` (cupy); on the CPU it must agree with the compiled block
+    settings = dict(n_units=60, integrator=integrator, rls_every=2, input_amplitude=0.5)
+    compiled, plain = build(**settings), build(**settings)
+    compiled.learn(np.zeros((120, 1)))
+    plain._steps(120)
+    np.testing.assert_allclose(compiled.trace["z"], plain.trace["z"], atol=1e-10)
+    np.testing.assert_allclose(compiled.inverse_correlation, plain.inverse_correlation, atol=1e-10)
+    np.testing.assert_allclose(compiled.x, plain.x, atol=1e-10)

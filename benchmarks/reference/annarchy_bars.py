@@ -67,6 +67,7 @@ def main():
     print(
         json.dumps(
             {
+                "version": ann.__version__,
                 "seed": args.seed,
                 "trials_per_second": args.trials / seconds,
                 "bar_coverage": int(len(np.unique(cos.argmax(axis=1)[selective]))),

@@ -14,6 +14,11 @@ x <- x e^-dt + (1 - e^-dt) (g J r + u w_new^T r); `euler`, the paper's: Euler st
 RLS every `rls_every` steps. Without learning (`learn: false`) the network runs its true
 continuous dynamics (scipy's odeint along the trajectory), for the chaos and drive studies.
 Learning stops at `train_until`; the network then runs on its own (the test phase).
+
+Without learning a twin trajectory starts SEPARATION away and is pulled back to that distance
+after each time unit (Benettin's method): the mean log growth per unit of time over the second
+half of the run estimates the largest Lyapunov exponent, > 0 for chaos, < 0 where the dynamics
+decay or follow the drive (the seed's claim that a strong drive suppresses chaos).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from plastic.errors import UserError
 from plastic.models import Rule
 
 TARGETS = ("cosine", "sines", "triangle", "square", "file")
+SEPARATION = 1e-8  # of the twin trajectory: small enough to stay linear over one time unit
 
 
 @dataclass
@@ -132,6 +138,10 @@ class Model(Rule):
         self.step = 0
         self.trace = {"z": [], "f": [], "dw": [], "units": []}
         self.field_image_shape = _near_square(n)
+        if not cfg.learn:  # drawn last: a run that learns draws exactly as before
+            direction = rng.normal(size=n)
+            self.twin = self.x + backend.asarray(SEPARATION * direction / np.linalg.norm(direction))
+            self.log_growth = []  # (start time, span, log growth of the separation) per stretch
 
     # ------------------------------------------------------------------ one step
     def learn(self, block):
@@ -139,14 +149,10 @@ class Model(Rule):
             return self._run_continuous(len(block))
         if self.backend.is_gpu:
             return self._steps(len(block))
-        # One BLAS thread: OpenBLAS's idle threads spin after each product and would take the
-        # second core from the compiled rank-one update that follows (measured: 4x slower).
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1, user_api="blas"):
-            self._steps(len(block))
+        self._compiled_steps(len(block))
 
     def _steps(self, n_steps: int) -> None:
+        """The step as the equations read it, in the array namespace (the GPU path)."""
         xp, cfg = self.xp, self.cfg
         decay = math.exp(-cfg.dt)
         for _ in range(n_steps):
@@ -168,6 +174,29 @@ class Model(Rule):
                 self.x = self.x + cfg.dt * (drive - self.x)
             self._keep(z, f, dw)
 
+    def _compiled_steps(self, n_steps: int) -> None:
+        """The same steps in one compiled call per block (the CPU path): see `_block`."""
+        cfg = self.cfg
+        steps = self.step + np.arange(n_steps)
+        times = steps * cfg.dt
+        targets = target_values(cfg.target, times, steps)
+        learning = (times < cfg.train_until) & (steps % cfg.rls_every == 0)
+        drive = np.zeros(n_steps)
+        if cfg.input_amplitude:
+            drive = cfg.input_amplitude * np.cos(cfg.input_frequency * times)
+        z, dw = np.empty(n_steps), np.zeros(n_steps)
+        units = np.empty((n_steps, min(5, cfg.n_units)))
+        _block(
+            self.x, self.readout, self.inverse_correlation, self.J, self.u,
+            cfg.g, cfg.dt, cfg.integrator == "reference", cfg.feedback, cfg.learning_rate,
+            targets, learning, drive, z, dw, units,
+        )  # fmt: skip
+        self.trace["z"].extend(z.tolist())
+        self.trace["f"].extend(targets.tolist())
+        self.trace["dw"].extend(dw.tolist())
+        self.trace["units"].extend(units)
+        self.step += n_steps
+
     def _rls(self, r, error: float) -> float:
         """One recursive-least-squares update of P and the readout; returns |dw|."""
         xp, P = self.xp, self.inverse_correlation
@@ -182,27 +211,43 @@ class Model(Rule):
         return float(xp.linalg.norm(dw))
 
     def _run_continuous(self, n_steps: int) -> None:
-        """The true dynamics, tanh along the trajectory (odeint), for the studies."""
+        """The true dynamics, tanh along the trajectory (odeint), for the studies; the twin
+        trajectory alongside, renormalised after each time unit."""
         from scipy.integrate import odeint
 
         cfg, to_host = self.cfg, self.backend.to_host
-        J, u, w = to_host(self.J), to_host(self.u), to_host(self.readout)
+        J, u, w, n = to_host(self.J), to_host(self.u), to_host(self.readout), cfg.n_units
 
-        def velocity(x, t):
-            r = np.tanh(x)
-            dx = -x + cfg.g * (J @ r)
+        def velocity(pair, t):
+            r = np.tanh(pair.reshape(2, n))
+            dx = -pair.reshape(2, n) + cfg.g * (r @ J.T)
             if cfg.feedback:
-                dx += u * (w @ r)
+                dx += np.outer(r @ w, u)
             if cfg.input_amplitude:
                 dx += cfg.input_amplitude * math.cos(cfg.input_frequency * t) * u
-            return dx
+            return dx.ravel()
 
-        times = (self.step + np.arange(n_steps + 1)) * cfg.dt
-        path = odeint(velocity, to_host(self.x), times)
-        f = target_values(cfg.target, times[:-1], self.step + np.arange(n_steps))
-        for k in range(n_steps):
-            self._keep(float(w @ np.tanh(path[k])), float(f[k]), 0.0, x=path[k])
-        self.x = self.backend.asarray(path[-1])
+        chunk = max(1, round(1.0 / cfg.dt))  # steps per time unit: renormalise on its multiples
+        pair = np.concatenate([to_host(self.x), to_host(self.twin)])
+        end = self.step + n_steps
+        while self.step < end:
+            stop = min(end, (self.step // chunk + 1) * chunk)
+            steps = np.arange(self.step, stop + 1)
+            path = odeint(velocity, pair, steps * cfg.dt)
+            f = target_values(cfg.target, steps[:-1] * cfg.dt, steps[:-1])
+            for k in range(len(steps) - 1):
+                x = path[k, :n]
+                self._keep(float(w @ np.tanh(x)), float(f[k]), 0.0, x=x)
+            start_separation = float(np.linalg.norm(pair[n:] - pair[:n]))
+            x, twin = path[-1, :n], path[-1, n:]
+            separation = float(np.linalg.norm(twin - x))
+            growth = math.log(separation / start_separation)
+            self.log_growth.append((steps[0] * cfg.dt, (len(steps) - 1) * cfg.dt, growth))
+            if stop % chunk == 0:
+                twin = x + (twin - x) * (SEPARATION / separation)
+            pair = np.concatenate([x, twin])
+        self.x = self.backend.asarray(pair[:n])
+        self.twin = self.backend.asarray(pair[n:])
 
     def _keep(self, z, f, dw, x=None):
         self.trace["z"].append(z)
@@ -241,6 +286,10 @@ class Model(Rule):
         if not self.cfg.learn and self.trace.get("x"):
             history = np.array(self.trace["x"])
             figures["activity_variance"] = float(history[len(history) // 2 :].var(axis=0).mean())
+            records = np.array(self.log_growth).reshape(-1, 3)  # start time, span, log growth
+            late = records[records[:, 0] >= self.step * self.cfg.dt / 2]
+            if len(late):
+                figures["lyapunov_exponent"] = float(late[:, 2].sum() / late[:, 1].sum())
         return figures
 
     def receptive_fields(self):
@@ -292,6 +341,8 @@ class Model(Rule):
         state["trace_units"] = np.array(self.trace["units"]).reshape(-1, width)
         if not self.cfg.learn:
             state["trace_x"] = np.array(self.trace.get("x", [])).reshape(-1, self.cfg.n_units)
+            state["twin"] = self.backend.to_host(self.twin)
+            state["log_growth"] = np.array(self.log_growth, dtype=np.float64).reshape(-1, 3)
         return state
 
     def load_state_dict(self, state):
@@ -300,6 +351,9 @@ class Model(Rule):
         self.trace = {key: list(state[f"trace_{key}"]) for key in ("z", "f", "dw", "units")}
         if "trace_x" in state:
             self.trace["x"] = list(state["trace_x"])
+        if "twin" in state:
+            self.twin = self.backend.asarray(state["twin"])
+            self.log_growth = [tuple(row) for row in state["log_growth"]]
 
 
 @numba.njit(cache=True)
@@ -311,6 +365,75 @@ def rank_one_downdate(P, q, c):
         qi = q[i]
         for j in range(n):
             P[i, j] -= c * (qi * q[j])
+
+
+@numba.njit(cache=True, fastmath=True)
+def _dot(a, b):
+    total = 0.0
+    for k in range(len(a)):
+        total += a[k] * b[k]
+    return total
+
+
+@numba.njit(cache=True, fastmath=True, parallel=True)
+def _block(
+    x, w, P, J, u, g, dt, exact, feedback, lr, targets, learning, drive, z_out, dw_out, units
+):
+    """A block of steps, x, w and P updated in place: the step of `Model._steps`, compiled.
+
+    The cost is memory traffic over P and J (N^2 each). The downdate P <- P - c q q^T is
+    deferred to the next RLS step and done in the same pass over P that computes that step's
+    q = P r, so P is read and written once per step instead of read twice and written once;
+    rows are shared among the cores. Each element changes by s_i s_j with s = sqrt(c) q (c > 0:
+    P is positive definite), a product that is the same either way round, so P stays exactly
+    symmetric even where the compiler reorders arithmetic. The last downdate is applied at the end.
+    """
+    n = len(x)
+    decay = math.exp(-dt)
+    r = np.empty(n)
+    pending = np.zeros(n)  # sqrt(c) q of the downdate not yet applied
+    q = np.empty(n)
+    has_pending = False
+    for s in range(len(targets)):
+        for i in range(n):
+            r[i] = math.tanh(x[i])
+        z = _dot(w, r)
+        z_out[s] = z
+        if learning[s]:
+            for i in numba.prange(n):
+                si = pending[i]
+                total = 0.0
+                for j in range(n):
+                    value = P[i, j] - si * pending[j]
+                    P[i, j] = value
+                    total += value * r[j]
+                q[i] = total
+            c = lr / (1.0 + _dot(q, r))
+            root = math.sqrt(c)
+            for i in range(n):
+                pending[i] = root * q[i]
+            has_pending = True
+            step = c * (targets[s] - z)
+            size = 0.0
+            for i in range(n):
+                w[i] += step * q[i]
+                size += (step * q[i]) ** 2
+            dw_out[s] = math.sqrt(size)
+        fed_back = 0.0
+        if feedback:  # reference: the updated readout; euler: the z of this step
+            fed_back = _dot(w, r) if exact else z
+        for i in numba.prange(n):
+            total = 0.0
+            for j in range(n):
+                total += J[i, j] * r[j]
+            total = g * total + u[i] * (fed_back + drive[s])
+            x[i] = x[i] * decay + (1.0 - decay) * total if exact else x[i] + dt * (total - x[i])
+        for k in range(units.shape[1]):
+            units[s, k] = x[k]
+    if has_pending:
+        for i in numba.prange(n):
+            for j in range(n):
+                P[i, j] -= pending[i] * pending[j]
 
 
 def _near_square(n: int) -> tuple[int, int]:
