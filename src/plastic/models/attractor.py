@@ -38,8 +38,15 @@ class Config:
     evidence: float = setting(1.0, ge=0, help="patterns are clamped as evidence * pattern")
     steps_per_pattern: int = setting(1, gt=0, help="steps each presentation stays clamped")
     stochastic: bool = True  # false: the deterministic (least-action) update s = L(beta (b + h))
-    retrieval_snr: float = setting(1.0, gt=0, help="signal-to-noise of the retrieval probes")
+    retrieval_snr: float = setting(1.0, gt=0, help="pattern std / noise std of the probes")
+    retrieval_signal: float = setting(0.1, gt=0, help="probes are signal * evidence * pattern")
+    retrieval_trials: int = setting(100, gt=0, help="noisy probes for each Delta R^2")
+    retrieval_steps: int = setting(100, gt=0, help="stochastic steps averaged for a response")
+    retrieval_beta: float | None = setting(1.0, gt=0, help="beta of the probes (null: beta)")
     analysis_beta: float = setting(1.0, gt=0, help="beta of the deterministic attractor search")
+    diagnostics_every: int = setting(
+        0, ge=0, help="steps between the per-step VFE, complexity, accuracy, weight change (0: off)"
+    )
 
 
 @numba.njit(cache=True)
@@ -82,6 +89,16 @@ def run_steps(couplings, state, bias, uniforms, beta, learning_rate, stochastic)
 
 
 @numba.njit(cache=True)
+def mean_response(couplings, state, bias, uniforms, beta, stochastic):
+    """The mean activity over len(uniforms) steps without learning (state moves on in place)."""
+    total = np.zeros(len(state))
+    for t in range(len(uniforms)):
+        run_steps(couplings, state, bias, uniforms[t : t + 1], beta, 0.0, stochastic)
+        total += state
+    return total / len(uniforms)
+
+
+@numba.njit(cache=True)
 def run_presentations(couplings, state, biases, uniforms, steps, beta, learning_rate, stochastic):
     """Each bias row clamped for `steps` steps, one after the other."""
     for p in range(len(biases)):
@@ -96,6 +113,76 @@ def run_presentations(couplings, state, biases, uniforms, steps, beta, learning_
         )
 
 
+@numba.njit(cache=True)
+def _log_ratio(x):
+    """log(x / sinh x), an exact zero replaced by the smallest float (as the reference)."""
+    if x == 0.0:
+        x = TINY
+    return math.log(x / math.sinh(x))
+
+
+@numba.njit(cache=True)
+def free_energy(couplings, state, bias):
+    """(complexity, accuracy) of the reference's VFE = complexity - accuracy, compiled."""
+    n = len(state)
+    bq, lq = np.empty(n), np.empty(n)
+    for i in range(n):
+        total = bias[i]
+        for j in range(n):
+            total += couplings[i, j] * state[j]
+        bq[i] = total
+        lq[i] = langevin(total)
+    complexity, accuracy = 0.0, 0.0
+    for i in range(n):
+        b = bias[i] if bias[i] != 0.0 else TINY
+        complexity += _log_ratio(bq[i]) + bq[i] * lq[i] - (_log_ratio(b) + b * lq[i])
+        pull = 0.0
+        for j in range(n):
+            pull += couplings[i, j] * lq[j]
+        accuracy += bias[i] * lq[i] + lq[i] * pull
+    return complexity, accuracy
+
+
+@numba.njit(cache=True)
+def run_presentations_watched(
+    couplings, state, biases, uniforms, steps, beta, learning_rate, stochastic, first, every, out
+):
+    """run_presentations, and after every `every`-th step (counting from step `first`) the
+    reference's per-step figures in a row of `out`: step, complexity, accuracy, VFE, and the
+    weight change sum((J_after - J_before)^2) of that step. Returns the rows written."""
+    before = np.empty_like(couplings)
+    row = 0
+    step = first
+    for p in range(len(biases)):
+        for t in range(steps):
+            step += 1
+            watched = step % every == 0
+            if watched:
+                before[:] = couplings
+            run_steps(
+                couplings,
+                state,
+                biases[p],
+                uniforms[p * steps + t : p * steps + t + 1],
+                beta,
+                learning_rate,
+                stochastic,
+            )
+            if watched:
+                complexity, accuracy = free_energy(couplings, state, biases[p])
+                change = 0.0
+                for i in range(len(state)):
+                    for j in range(len(state)):
+                        change += (couplings[i, j] - before[i, j]) ** 2
+                out[row, 0] = step
+                out[row, 1] = complexity
+                out[row, 2] = accuracy
+                out[row, 3] = complexity - accuracy
+                out[row, 4] = change
+                row += 1
+    return row
+
+
 def langevin_array(x):
     x = np.asarray(x, dtype=np.float64)
     small = np.abs(x) < 1e-4
@@ -105,16 +192,7 @@ def langevin_array(x):
 
 def diagnostics(couplings, state, bias):
     """The reference's per-step figures: complexity, accuracy, VFE = complexity - accuracy."""
-    bq = bias + couplings @ state
-    lq = langevin_array(bq)
-
-    def log_ratio(x):  # log(x / sinh x), with exact zeros replaced by the smallest float
-        x = np.where(x == 0, TINY, x)
-        return np.log(x / np.sinh(x))
-
-    b = np.where(bias == 0, TINY, bias)
-    complexity = float(np.sum(log_ratio(bq) + bq * lq) - np.sum(log_ratio(b) + b * lq))
-    accuracy = float(bias @ lq + lq @ couplings @ lq)
+    complexity, accuracy = free_energy(couplings, state, np.asarray(bias, dtype=np.float64))
     return {"complexity": complexity, "accuracy": accuracy, "vfe": complexity - accuracy}
 
 
@@ -135,6 +213,8 @@ class Model(Rule):
         self.state = np.zeros(n_inputs)
         self.bias = np.zeros(n_inputs)
         self.rng = np.random.default_rng([int(rng.integers(2**32)), 0xA77])
+        self.steps = 0
+        self.watched = []  # rows of step, complexity, accuracy, VFE, weight change
 
     def learn(self, block):
         """Each row clamped for steps_per_pattern steps, the whole block in one compiled call
@@ -142,16 +222,17 @@ class Model(Rule):
         cfg = self.cfg
         biases = cfg.evidence * np.asarray(block, dtype=np.float64)
         uniforms = self.rng.random((len(biases) * cfg.steps_per_pattern, self.n_inputs))
-        run_presentations(
-            self.couplings,
-            self.state,
-            biases,
-            uniforms,
-            cfg.steps_per_pattern,
-            cfg.beta,
-            cfg.learning_rate,
-            cfg.stochastic,
-        )
+        settings = (cfg.steps_per_pattern, cfg.beta, cfg.learning_rate, cfg.stochastic)
+        if cfg.diagnostics_every:
+            rows = np.empty((len(uniforms) // cfg.diagnostics_every + 1, 5))
+            written = run_presentations_watched(
+                self.couplings, self.state, biases, uniforms, *settings,
+                self.steps, cfg.diagnostics_every, rows,
+            )  # fmt: skip
+            self.watched.extend(rows[:written])
+        else:
+            run_presentations(self.couplings, self.state, biases, uniforms, *settings)
+        self.steps += len(uniforms)
         self.bias = biases[-1]
 
     def receptive_fields(self):
@@ -208,24 +289,24 @@ class Model(Rule):
             frames.append(state.copy())
         return np.array(frames)
 
-    def delta_r2(self, patterns):
-        """Median over patterns of R^2(mean activity, clean) - R^2(noisy input, clean)."""
-        gains = []
-        for clean in patterns:
-            noisy = clean + self.rng.normal(0, clean.std() / self.cfg.retrieval_snr, len(clean))
-            state, total = self.state.copy() * 0, np.zeros(self.n_inputs)
-            for _ in range(max(self.cfg.steps_per_pattern, 10)):
-                run_steps(
-                    self.couplings,
-                    state,
-                    self.cfg.evidence * noisy,
-                    self.rng.random((1, self.n_inputs)),
-                    self.cfg.beta,
-                    0.0,
-                    self.cfg.stochastic,
-                )
-                total += state
-            gains.append(_r2(total, clean) - _r2(noisy, clean))
+    def delta_r2(self, probe_state, patterns, sample):
+        """Median over trials of R^2(mean response, pattern) - R^2(noisy probe, pattern), as the
+        reference's evaluate_reconstruction_accuracy: the pattern (evidence * signal * image)
+        plus Gaussian noise of its std / snr is clamped as the bias for `retrieval_steps`
+        stochastic steps without learning; the network state runs on from trial to trial
+        (`probe_state`, in place); the patterns in turn, or drawn at random (`sample`); each
+        R^2 rounded to 3 decimals as there."""
+        cfg, gains = self.cfg, []
+        beta = cfg.beta if cfg.retrieval_beta is None else cfg.retrieval_beta
+        for trial in range(cfg.retrieval_trials):
+            index = self.rng.integers(len(patterns)) if sample else trial % len(patterns)
+            clean = cfg.evidence * cfg.retrieval_signal * patterns[index]
+            noisy = clean + self.rng.normal(0, clean.std() / cfg.retrieval_snr, len(clean))
+            uniforms = self.rng.random((cfg.retrieval_steps, self.n_inputs))
+            response = mean_response(
+                self.couplings, probe_state, noisy, uniforms, beta, cfg.stochastic
+            )
+            gains.append(round(_r2(response, clean), 3) - round(_r2(noisy, clean), 3))
         return float(np.median(gains))
 
     def evaluate(self, dataset):
@@ -233,6 +314,7 @@ class Model(Rule):
             dataset.patterns if dataset.patterns is not None else np.unique(dataset.train, axis=0)
         )
         found = self.attractors(patterns)
+        probe_state = self.state.copy()  # the probes start from the trained state, as there
         run = self.free_run()
         best = np.argmax(np.array([[_corr(s, p) for p in patterns] for s in run]), axis=1)
         moves = [(a, b) for a, b in zip(best[:-1], best[1:], strict=True) if a != b]
@@ -243,18 +325,37 @@ class Model(Rule):
             "asymmetry": asymmetry(self.couplings),
             "num_attractors": float(len(found)),
             "sequence_order_score": in_order / len(moves) if moves else float("nan"),
-            "delta_r2_retrieval": self.delta_r2(patterns),
+            "delta_r2_retrieval": self.delta_r2(probe_state, patterns, sample=False),
             "orthogonality_attractors": orthogonality(found),
             "orthogonality_data": orthogonality_as_reference(self.cfg.evidence * patterns),
         }
         if dataset.test is not None:
-            figures["delta_r2_generalization"] = self.delta_r2(dataset.test[:50])
+            figures["delta_r2_generalization"] = self.delta_r2(probe_state, dataset.test, True)
         return figures
 
     def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
         from plastic import viz
 
         plt = viz.plt
+        if self.watched:  # model.diagnostics_every: the reference's per-step learning curves
+            from plastic.artifacts import write_csv
+
+            names = ["step", "complexity", "accuracy", "vfe", "weight_change"]
+            rows = np.array(self.watched)
+            write_csv(
+                run_dir / "diagnostics.csv",
+                names,
+                [dict(zip(names, r.tolist(), strict=True)) for r in rows],
+            )
+            fig, axes = plt.subplots(4, 1, figsize=(9, 8), sharex=True)
+            for ax, k in zip(axes, range(1, 5), strict=True):
+                ax.plot(rows[:, 0], rows[:, k], lw=0.6)
+                ax.set_ylabel(names[k])
+            if (rows[:, 4] > 0).all():
+                axes[3].set_yscale("log")
+            axes[3].set_xlabel("step")
+            fig.tight_layout()
+            viz.save_figure(fig, run_dir / "diagnostics.png")
         J = self.couplings
         parts = {
             "J": J,
@@ -290,6 +391,8 @@ class Model(Rule):
     def state_dict(self):
         state = super().state_dict()
         state["bias"] = self.bias
+        state["steps"] = np.array(self.steps)
+        state["watched"] = np.array(self.watched, dtype=np.float64).reshape(-1, 5)
         state["rng"] = np.frombuffer(repr(self.rng.bit_generator.state).encode(), dtype=np.uint8)
         return state
 
@@ -298,6 +401,8 @@ class Model(Rule):
 
         super().load_state_dict(state)
         self.bias = np.asarray(state["bias"])
+        self.steps = int(state["steps"])
+        self.watched = list(state["watched"])
         self.rng.bit_generator.state = ast.literal_eval(bytes(state["rng"]).decode())
 
 
