@@ -157,3 +157,33 @@ def test_the_paper_digits_network_retrieves_and_generalises():
     # without couplings the same probes are not cleaned up at all
     untrained = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
     assert untrained.delta_r2(np.zeros(64), data.patterns, sample=False) < 0
+
+
+def test_the_cb_sampler_in_array_form_equals_the_compiled_one():
+    x = np.array([-600.0, -40.0, -3.0, -1e-9, 0.0, 1e-9, 0.2, 7.0, 480.0])
+    u = np.random.default_rng(5).random(len(x))
+    want = [attractor.sample_cb(a, b) for a, b in zip(x, u, strict=True)]
+    np.testing.assert_allclose(attractor.sample_cb_array(np, x, u), want, rtol=1e-12, atol=1e-12)
+    # and it stays finite in float32, where exp(500) overflows
+    x32, u32 = x.astype(np.float32), u.astype(np.float32)
+    assert np.isfinite(attractor.sample_cb_array(np, x32, u32)).all()
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_the_array_path_equals_the_compiled_one(stochastic):
+    # the GPU runs `array_steps` (cupy); here it runs on numpy against the compiled block
+    data = np.random.default_rng(6).normal(0, 1, (12, 64))
+    cfg = OmegaConf.merge(
+        OmegaConf.structured(attractor.Config),
+        {"learning_rate": 0.01, "steps_per_pattern": 3, "stochastic": stochastic,
+         "diagnostics_every": 4},
+    )  # fmt: skip
+    compiled = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    compiled.learn(data)
+    plain = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    uniforms = plain.rng.random((36, 64))
+    plain.array_steps(cfg.evidence * data, uniforms)
+    np.testing.assert_allclose(plain.couplings, compiled.couplings, atol=1e-9)
+    np.testing.assert_allclose(plain.state, compiled.state, atol=1e-9)
+    np.testing.assert_array_equal(np.diagonal(plain.couplings), 0)
+    np.testing.assert_allclose(np.array(plain.watched), np.array(compiled.watched), atol=1e-8)

@@ -59,3 +59,36 @@ def test_minibatch_rules_on_gpu_equal_cpu(rule, overrides):
         model.learn(backend.asarray(x))
         weights.append(backend.to_host(model.weights))
     np.testing.assert_allclose(weights[1], weights[0], atol=1e-9)
+
+
+def test_force_on_gpu_equals_cpu():
+    from plastic.models import force
+
+    cfg = OmegaConf.merge(OmegaConf.structured(force.Config), {"n_units": 200})
+    traces = []
+    for device in ("cpu", "gpu"):
+        backend = make_backend(
+            OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
+        )
+        model = force.Model(cfg, backend, 1, np.random.default_rng(0))
+        model.learn(np.zeros((400, 1)))
+        traces.append(np.array(model.trace["z"]))
+    np.testing.assert_allclose(traces[1], traces[0], atol=1e-8)
+
+
+def test_attractor_on_gpu_equals_cpu():
+    from plastic.models import attractor
+
+    data = np.random.default_rng(2).normal(0, 1, (40, 64))
+    cfg = OmegaConf.merge(
+        OmegaConf.structured(attractor.Config), {"learning_rate": 0.01, "steps_per_pattern": 5}
+    )
+    couplings = []
+    for device in ("cpu", "gpu"):
+        backend = make_backend(
+            OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
+        )
+        model = attractor.Model(cfg, backend, 64, np.random.default_rng(0))
+        model.learn(data)
+        couplings.append(model.couplings)
+    np.testing.assert_allclose(couplings[1], couplings[0], atol=1e-8)

@@ -23,8 +23,8 @@ import numba
 import numpy as np
 
 from plastic.config import setting
-from plastic.errors import UserError
 from plastic.models import Rule
+from plastic.models._compiled import dot
 
 CLIP = 500.0
 TINY = np.finfo(np.float64).tiny
@@ -67,25 +67,43 @@ def sample_cb(x, u):
 
 
 @numba.njit(cache=True)
+def step(couplings, state, bias, uniforms, beta, learning_rate, stochastic, h, h_known, measure):
+    """One synchronous step in place, the potentials h = J s into `h` (or taken from it when
+    `h_known`: J and s unchanged since they were computed). With `measure`, returns the weight
+    change, the sum of the squared coupling increments (else 0)."""
+    n = len(state)
+    if not h_known:
+        for i in range(n):
+            total = 0.0
+            for j in range(n):
+                total += couplings[i, j] * state[j]
+            h[i] = total
+    for i in range(n):
+        x = beta * (bias[i] + h[i])
+        state[i] = sample_cb(x, uniforms[i]) if stochastic else langevin(x)
+    change = 0.0
+    if learning_rate > 0.0:
+        for i in range(n):
+            lh = langevin(h[i])
+            kept = couplings[i, i]  # self-connections do not learn; the row loop stays branchless
+            row_change = 0.0
+            for j in range(n):
+                increment = learning_rate * (state[i] * state[j] - lh * state[j])
+                couplings[i, j] += increment
+                row_change += increment * increment  # cheap; kept only when measured
+            couplings[i, i] = kept
+            if measure:
+                own = learning_rate * (state[i] * state[i] - lh * state[i])
+                change += row_change - own * own
+    return change
+
+
+@numba.njit(cache=True)
 def run_steps(couplings, state, bias, uniforms, beta, learning_rate, stochastic):
     """len(uniforms) synchronous steps with the bias clamped; in place (compiled, CPU)."""
-    n = len(state)
-    h = np.empty(n)
+    h = np.empty(len(state))
     for t in range(len(uniforms)):
-        for i in range(n):
-            s = 0.0
-            for j in range(n):
-                s += couplings[i, j] * state[j]
-            h[i] = s
-        for i in range(n):
-            x = beta * (bias[i] + h[i])
-            state[i] = sample_cb(x, uniforms[t, i]) if stochastic else langevin(x)
-        if learning_rate > 0.0:
-            for i in range(n):
-                lh = langevin(h[i])
-                for j in range(n):
-                    if i != j:
-                        couplings[i, j] += learning_rate * (state[i] * state[j] - lh * state[j])
+        step(couplings, state, bias, uniforms[t], beta, learning_rate, stochastic, h, False, False)
 
 
 @numba.njit(cache=True)
@@ -122,24 +140,26 @@ def _log_ratio(x):
 
 
 @numba.njit(cache=True)
-def free_energy(couplings, state, bias):
-    """(complexity, accuracy) of the reference's VFE = complexity - accuracy, compiled."""
+def free_energy(couplings, state, bias, h=None, prior=None):
+    """(complexity, accuracy) of the reference's VFE = complexity - accuracy, compiled; the
+    potentials J s, which the next step needs too, are left in `h` when it is given; `prior`:
+    log(b / sinh b) of the bias, when the caller has it (it changes with the pattern only)."""
     n = len(state)
     bq, lq = np.empty(n), np.empty(n)
     for i in range(n):
-        total = bias[i]
+        total = 0.0
         for j in range(n):
             total += couplings[i, j] * state[j]
-        bq[i] = total
-        lq[i] = langevin(total)
+        if h is not None:
+            h[i] = total
+        bq[i] = bias[i] + total
+        lq[i] = langevin(bq[i])
     complexity, accuracy = 0.0, 0.0
     for i in range(n):
         b = bias[i] if bias[i] != 0.0 else TINY
-        complexity += _log_ratio(bq[i]) + bq[i] * lq[i] - (_log_ratio(b) + b * lq[i])
-        pull = 0.0
-        for j in range(n):
-            pull += couplings[i, j] * lq[j]
-        accuracy += bias[i] * lq[i] + lq[i] * pull
+        own = _log_ratio(b) if prior is None else prior[i]
+        complexity += _log_ratio(bq[i]) + bq[i] * lq[i] - (own + b * lq[i])
+        accuracy += bias[i] * lq[i] + lq[i] * dot(couplings[i], lq)
     return complexity, accuracy
 
 
@@ -150,31 +170,25 @@ def run_presentations_watched(
     """run_presentations, and after every `every`-th step (counting from step `first`) the
     reference's per-step figures in a row of `out`: step, complexity, accuracy, VFE, and the
     weight change sum((J_after - J_before)^2) of that step. Returns the rows written."""
-    before = np.empty_like(couplings)
+    h = np.empty(len(state))
+    known = False  # the potentials of a watched step's end are the next step's
     row = 0
-    step = first
+    count = first
+    prior = np.empty(len(state))
     for p in range(len(biases)):
+        for i in range(len(state)):
+            prior[i] = _log_ratio(biases[p, i])
         for t in range(steps):
-            step += 1
-            watched = step % every == 0
-            if watched:
-                before[:] = couplings
-            run_steps(
-                couplings,
-                state,
-                biases[p],
-                uniforms[p * steps + t : p * steps + t + 1],
-                beta,
-                learning_rate,
-                stochastic,
-            )
-            if watched:
-                complexity, accuracy = free_energy(couplings, state, biases[p])
-                change = 0.0
-                for i in range(len(state)):
-                    for j in range(len(state)):
-                        change += (couplings[i, j] - before[i, j]) ** 2
-                out[row, 0] = step
+            count += 1
+            change = step(
+                couplings, state, biases[p], uniforms[p * steps + t],
+                beta, learning_rate, stochastic, h, known, True,
+            )  # fmt: skip
+            known = False
+            if count % every == 0:
+                complexity, accuracy = free_energy(couplings, state, biases[p], h, prior)
+                known = True
+                out[row, 0] = count
                 out[row, 1] = complexity
                 out[row, 2] = accuracy
                 out[row, 3] = complexity - accuracy
@@ -183,11 +197,25 @@ def run_presentations_watched(
     return row
 
 
-def langevin_array(x):
-    x = np.asarray(x, dtype=np.float64)
-    small = np.abs(x) < 1e-4
-    safe = np.where(small, 1.0, x)
-    return np.where(small, x / 3 - x**3 / 45, 1 / np.tanh(safe) - 1 / safe)
+def langevin_array(x, xp=np):
+    """L(x) elementwise in the namespace xp (numpy or cupy), the series near 0."""
+    x = xp.asarray(x) if xp is not np else np.asarray(x, dtype=np.float64)
+    small = xp.abs(x) < 1e-4
+    safe = xp.where(small, 1.0, x)
+    return xp.where(small, x / 3 - x**3 / 45, 1 / xp.tanh(safe) - 1 / safe)
+
+
+def sample_cb_array(xp, x, u):
+    """`sample_cb` elementwise in the namespace xp, in a form that cannot overflow in float32:
+    for x > 0, log(e^-x + u (e^x - e^-x)) / x = 1 + log(u + (1 - u) e^-2x) / x, and its mirror
+    image for x < 0."""
+    x = xp.clip(x, -CLIP, CLIP)
+    flat = xp.abs(x) <= 1e-8
+    a = xp.where(flat, 1.0, xp.abs(x))
+    decay = xp.exp(-2 * a)
+    positive = 1 + xp.log(u + (1 - u) * decay) / a
+    negative = -1 - xp.log((1 - u) + u * decay) / a
+    return xp.where(flat, 2 * u - 1, xp.where(x > 0, positive, negative))
 
 
 def diagnostics(couplings, state, bias):
@@ -204,11 +232,7 @@ class Model(Rule):
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
-        if backend.is_gpu:
-            raise UserError(
-                "model=attractor runs on device=cpu only for now (a batched GPU "
-                "path is not written yet); use device=cpu"
-            )
+        self.on_device = None  # device=gpu: (couplings, state) there, between blocks
         self.couplings = np.zeros((n_inputs, n_inputs))
         self.state = np.zeros(n_inputs)
         self.bias = np.zeros(n_inputs)
@@ -223,7 +247,9 @@ class Model(Rule):
         biases = cfg.evidence * np.asarray(block, dtype=np.float64)
         uniforms = self.rng.random((len(biases) * cfg.steps_per_pattern, self.n_inputs))
         settings = (cfg.steps_per_pattern, cfg.beta, cfg.learning_rate, cfg.stochastic)
-        if cfg.diagnostics_every:
+        if self.backend.is_gpu:
+            self.array_steps(biases, uniforms)
+        elif cfg.diagnostics_every:
             rows = np.empty((len(uniforms) // cfg.diagnostics_every + 1, 5))
             written = run_presentations_watched(
                 self.couplings, self.state, biases, uniforms, *settings,
@@ -234,6 +260,45 @@ class Model(Rule):
             run_presentations(self.couplings, self.state, biases, uniforms, *settings)
         self.steps += len(uniforms)
         self.bias = biases[-1]
+
+    def array_steps(self, biases, uniforms):
+        """The same steps in the array namespace, one at a time (the GPU path, for large
+        networks: each step is a product J s and a rank-one update of J). The host copies of
+        the couplings and the state, which the analyses read, are refreshed after the block."""
+        cfg, xp, backend = self.cfg, self.xp, self.backend
+        if self.on_device is None:
+            self.on_device = backend.asarray(self.couplings), backend.asarray(self.state)
+        couplings, state = self.on_device
+        diagonal = xp.arange(self.n_inputs)
+        for p, bias in enumerate(backend.asarray(biases)):
+            for t in range(cfg.steps_per_pattern):
+                row = p * cfg.steps_per_pattern + t
+                h = couplings @ state
+                x = cfg.beta * (bias + h)
+                u = backend.asarray(uniforms[row])
+                state = sample_cb_array(xp, x, u) if cfg.stochastic else langevin_array(x, xp)
+                before = couplings.copy() if self._watching(row) else None
+                if cfg.learning_rate > 0:
+                    kept = couplings[diagonal, diagonal].copy()  # self-connections do not learn
+                    couplings += cfg.learning_rate * xp.outer(state - langevin_array(h, xp), state)
+                    couplings[diagonal, diagonal] = kept
+                if before is not None:
+                    host = backend.to_host(couplings)
+                    complexity, accuracy = free_energy(
+                        host, backend.to_host(state).astype(np.float64), biases[p]
+                    )
+                    change = float(((host - backend.to_host(before)) ** 2).sum())
+                    step = self.steps + row + 1
+                    self.watched.append(
+                        np.array([step, complexity, accuracy, complexity - accuracy, change])
+                    )
+        self.on_device = couplings, state
+        self.couplings = backend.to_host(couplings).astype(np.float64)
+        self.state = backend.to_host(state).astype(np.float64)
+
+    def _watching(self, row):
+        every = self.cfg.diagnostics_every
+        return bool(every) and (self.steps + row + 1) % every == 0
 
     def receptive_fields(self):
         return self.couplings.copy()
@@ -400,6 +465,9 @@ class Model(Rule):
         import ast
 
         super().load_state_dict(state)
+        self.couplings = np.asarray(state["couplings"], dtype=np.float64)  # analyses: on the host
+        self.state = np.asarray(state["state"], dtype=np.float64)
+        self.on_device = None
         self.bias = np.asarray(state["bias"])
         self.steps = int(state["steps"])
         self.watched = list(state["watched"])

@@ -34,6 +34,7 @@ import numpy as np
 from plastic.config import setting
 from plastic.errors import UserError
 from plastic.models import Rule
+from plastic.models._compiled import dot
 
 TARGETS = ("cosine", "sines", "triangle", "square", "file")
 SEPARATION = 1e-8  # of the twin trajectory: small enough to stay linear over one time unit
@@ -367,14 +368,6 @@ def rank_one_downdate(P, q, c):
             P[i, j] -= c * (qi * q[j])
 
 
-@numba.njit(cache=True, fastmath=True)
-def _dot(a, b):
-    total = 0.0
-    for k in range(len(a)):
-        total += a[k] * b[k]
-    return total
-
-
 @numba.njit(cache=True, fastmath=True, parallel=True)
 def _block(
     x, w, P, J, u, g, dt, exact, feedback, lr, targets, learning, drive, z_out, dw_out, units
@@ -397,7 +390,7 @@ def _block(
     for s in range(len(targets)):
         for i in range(n):
             r[i] = math.tanh(x[i])
-        z = _dot(w, r)
+        z = dot(w, r)
         z_out[s] = z
         if learning[s]:
             for i in numba.prange(n):
@@ -408,7 +401,7 @@ def _block(
                     P[i, j] = value
                     total += value * r[j]
                 q[i] = total
-            c = lr / (1.0 + _dot(q, r))
+            c = lr / (1.0 + dot(q, r))
             root = math.sqrt(c)
             for i in range(n):
                 pending[i] = root * q[i]
@@ -421,7 +414,7 @@ def _block(
             dw_out[s] = math.sqrt(size)
         fed_back = 0.0
         if feedback:  # reference: the updated readout; euler: the z of this step
-            fed_back = _dot(w, r) if exact else z
+            fed_back = dot(w, r) if exact else z
         for i in numba.prange(n):
             total = 0.0
             for j in range(n):
