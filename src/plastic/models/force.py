@@ -153,30 +153,35 @@ class Model(Rule):
         self._compiled_steps(len(block))
 
     def _steps(self, n_steps: int) -> None:
-        """The step as the equations read it, in the array namespace (the GPU path)."""
-        xp, cfg = self.xp, self.cfg
+        """The step as the equations read it, in the array namespace (the GPU path). Nothing
+        comes back to the host inside the block (no float() of a device value): the targets
+        are computed beforehand and the traces gathered on the device."""
+        xp, cfg, backend = self.xp, self.cfg, self.backend
         decay = math.exp(-cfg.dt)
-        for _ in range(n_steps):
-            t = self.step * cfg.dt
+        targets, learning, drive = self._schedule(n_steps)
+        width = min(5, cfg.n_units)
+        z_out, dw_out = xp.zeros(n_steps, backend.dtype), xp.zeros(n_steps, backend.dtype)
+        units = xp.zeros((n_steps, width), backend.dtype)
+        for s in range(n_steps):
             r = xp.tanh(self.x)
-            z = float(self.readout @ r)
-            f = float(target_values(cfg.target, np.array([t]), np.array([self.step]))[0])
-            dw = 0.0
-            if t < cfg.train_until and self.step % cfg.rls_every == 0:
-                dw = self._rls(r, f - z)
-            drive = cfg.g * (self.J @ r)
+            z = self.readout @ r
+            z_out[s] = z
+            if learning[s]:
+                dw_out[s] = self._rls(r, float(targets[s]) - z)
+            total = cfg.g * (self.J @ r)
             if cfg.feedback:  # reference: the updated readout; euler: the z of this step
-                drive += self.u * (float(self.readout @ r) if cfg.integrator == "reference" else z)
-            if cfg.input_amplitude:
-                drive += cfg.input_amplitude * math.cos(cfg.input_frequency * t) * self.u
+                total += self.u * (self.readout @ r if cfg.integrator == "reference" else z)
+            if drive[s]:
+                total += float(drive[s]) * self.u
             if cfg.integrator == "reference":
-                self.x = self.x * decay + (1 - decay) * drive
+                self.x = self.x * decay + (1 - decay) * total
             else:
-                self.x = self.x + cfg.dt * (drive - self.x)
-            self._keep(z, f, dw)
+                self.x = self.x + cfg.dt * (total - self.x)
+            units[s] = self.x[:width]
+        self._extend(targets, backend.to_host(z_out), backend.to_host(dw_out), units)
 
-    def _compiled_steps(self, n_steps: int) -> None:
-        """The same steps in one compiled call per block (the CPU path): see `_block`."""
+    def _schedule(self, n_steps: int):
+        """For the next steps: the targets, whether RLS runs, and the drive A cos(w t)."""
         cfg = self.cfg
         steps = self.step + np.arange(n_steps)
         times = steps * cfg.dt
@@ -185,6 +190,19 @@ class Model(Rule):
         drive = np.zeros(n_steps)
         if cfg.input_amplitude:
             drive = cfg.input_amplitude * np.cos(cfg.input_frequency * times)
+        return targets, learning, drive
+
+    def _extend(self, targets, z, dw, units) -> None:
+        self.trace["z"].extend(np.asarray(z, dtype=np.float64).tolist())
+        self.trace["f"].extend(targets.tolist())
+        self.trace["dw"].extend(np.asarray(dw, dtype=np.float64).tolist())
+        self.trace["units"].extend(np.asarray(self.backend.to_host(units), dtype=np.float64))
+        self.step += len(targets)
+
+    def _compiled_steps(self, n_steps: int) -> None:
+        """The same steps in one compiled call per block (the CPU path): see `_block`."""
+        cfg = self.cfg
+        targets, learning, drive = self._schedule(n_steps)
         z, dw = np.empty(n_steps), np.zeros(n_steps)
         units = np.empty((n_steps, min(5, cfg.n_units)))
         _block(
@@ -192,24 +210,21 @@ class Model(Rule):
             cfg.g, cfg.dt, cfg.integrator == "reference", cfg.feedback, cfg.learning_rate,
             targets, learning, drive, z, dw, units,
         )  # fmt: skip
-        self.trace["z"].extend(z.tolist())
-        self.trace["f"].extend(targets.tolist())
-        self.trace["dw"].extend(dw.tolist())
-        self.trace["units"].extend(units)
-        self.step += n_steps
+        self._extend(targets, z, dw, units)
 
-    def _rls(self, r, error: float) -> float:
-        """One recursive-least-squares update of P and the readout; returns |dw|."""
+    def _rls(self, r, error):
+        """One recursive-least-squares update of P and the readout; returns |dw| (an array
+        scalar: it stays on the device)."""
         xp, P = self.xp, self.inverse_correlation
         q = P @ r
-        c = self.cfg.learning_rate / (1.0 + float(q @ r))
+        c = self.cfg.learning_rate / (1.0 + q @ r)
         if self.backend.is_gpu:
             P -= c * xp.outer(q, q)
         else:  # in place, compiled: no N x N temporary (and no second BLAS thread pool)
             rank_one_downdate(P, q, c)
         dw = c * error * q
         self.readout += dw
-        return float(xp.linalg.norm(dw))
+        return xp.linalg.norm(dw)
 
     def _run_continuous(self, n_steps: int) -> None:
         """The true dynamics, tanh along the trajectory (odeint), for the studies; the twin
