@@ -27,6 +27,14 @@ CASES = {
         ["model=hopfield", "model.n_units=4", "model.k=5"],
         ["model.k=5", "<= model.n_units"],
     ),
+    "a rule on data it cannot learn from": (
+        ["model=force"],
+        ["dataset=digits", "model=force", "dataset=timeline"],
+    ),
+    "an image rule on a time line": (
+        ["model=oja", "dataset=timeline"],
+        ["dataset=timeline", "model=oja", "dataset=digits"],
+    ),
     "bad override syntax": (["model.tau=["], ["cannot read the overrides"]),
     "bad value in a recipe run": (
         ["experiment=smoke/oja", "trainer.record_every=-1"],

@@ -120,9 +120,16 @@ def validate(cfg: DictConfig) -> None:
     _check_node(cfg, "", PlasticConfig)  # the root also holds Hydra's own node: name the schema
     from plastic import models
 
-    check = getattr(models.modules().get(cfg.model.name), "check", None)
+    module = models.modules().get(cfg.model.name)
+    check = getattr(module, "check", None)
     if check is not None:  # a rule's own cross-field checks (k <= n_units, ...)
         check(cfg.model)
+    learns_from = getattr(module, "DATASETS", models.IMAGE_DATASETS)
+    if cfg.dataset.name not in learns_from:  # e.g. FORCE on images: it would run, meaning nothing
+        raise UserError(
+            f"dataset={cfg.dataset.name} is not allowed with model={cfg.model.name}: it learns "
+            f"from " + " or ".join(f"dataset={name}" for name in learns_from)
+        )
 
 
 def _check_node(node: DictConfig, prefix: str, schema: Any = None) -> None:

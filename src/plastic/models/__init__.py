@@ -15,6 +15,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 NAMES = ("oja", "bcm", "hopfield", "topo_wta", "force", "attractor")
+# what a rule learns from, by the dataset's name; a rule module may name its own in `DATASETS`
+IMAGE_DATASETS = ("digits", "bars", "mnist", "tapestry")
 
 
 class Rule:

@@ -28,6 +28,7 @@ from plastic.models._compiled import dot
 
 CLIP = 500.0
 TINY = np.finfo(np.float64).tiny
+DATASETS = ("fep_digits",)  # what it learns from (config.validate refuses others)
 
 
 @dataclass

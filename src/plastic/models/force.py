@@ -37,6 +37,7 @@ from plastic.models import Rule
 from plastic.models._compiled import dot
 
 TARGETS = ("cosine", "sines", "triangle", "square", "file")
+DATASETS = ("timeline",)  # what it learns from (config.validate refuses others)
 SEPARATION = 1e-8  # of the twin trajectory: small enough to stay linear over one time unit
 
 
