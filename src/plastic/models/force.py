@@ -214,15 +214,13 @@ class Model(Rule):
         self._extend(targets, z, dw, units)
 
     def _rls(self, r, error):
-        """One recursive-least-squares update of P and the readout; returns |dw| (an array
-        scalar: it stays on the device)."""
+        """One recursive-least-squares update of P and the readout (the array-namespace path);
+        returns |dw| as an array scalar, so that it stays on the device. c (q_i q_j) is the
+        same either way round, so P stays exactly symmetric."""
         xp, P = self.xp, self.inverse_correlation
         q = P @ r
         c = self.cfg.learning_rate / (1.0 + q @ r)
-        if self.backend.is_gpu:
-            P -= c * xp.outer(q, q)
-        else:  # in place, compiled: no N x N temporary (and no second BLAS thread pool)
-            rank_one_downdate(P, q, c)
+        P -= c * xp.outer(q, q)
         dw = c * error * q
         self.readout += dw
         return xp.linalg.norm(dw)
@@ -371,17 +369,6 @@ class Model(Rule):
         if "twin" in state:
             self.twin = self.backend.asarray(state["twin"])
             self.log_growth = [tuple(row) for row in state["log_growth"]]
-
-
-@numba.njit(cache=True)
-def rank_one_downdate(P, q, c):
-    """P <- P - c q q^T in place, row by row. Each element is c * (q_i q_j), and q_i q_j = q_j q_i
-    exactly, so a symmetric P stays exactly symmetric."""
-    n = len(q)
-    for i in range(n):
-        qi = q[i]
-        for j in range(n):
-            P[i, j] -= c * (qi * q[j])
 
 
 @numba.njit(cache=True, fastmath=True, parallel=True)
