@@ -68,17 +68,24 @@ def sample_cb(x, u):
 
 
 @numba.njit(cache=True)
+def potentials(couplings, state, h):
+    """h = J s into `h`, in one fixed order: a step may reuse what `free_energy` computed."""
+    n = len(state)
+    for i in range(n):
+        total = 0.0
+        for j in range(n):
+            total += couplings[i, j] * state[j]
+        h[i] = total
+
+
+@numba.njit(cache=True)
 def step(couplings, state, bias, uniforms, beta, learning_rate, stochastic, h, h_known, measure):
     """One synchronous step in place, the potentials h = J s into `h` (or taken from it when
     `h_known`: J and s unchanged since they were computed). With `measure`, returns the weight
     change, the sum of the squared coupling increments (else 0)."""
     n = len(state)
     if not h_known:
-        for i in range(n):
-            total = 0.0
-            for j in range(n):
-                total += couplings[i, j] * state[j]
-            h[i] = total
+        potentials(couplings, state, h)
     for i in range(n):
         x = beta * (bias[i] + h[i])
         state[i] = sample_cb(x, uniforms[i]) if stochastic else langevin(x)
@@ -87,15 +94,15 @@ def step(couplings, state, bias, uniforms, beta, learning_rate, stochastic, h, h
         for i in range(n):
             lh = langevin(h[i])
             kept = couplings[i, i]  # self-connections do not learn; the row loop stays branchless
-            row_change = 0.0
             for j in range(n):
                 increment = learning_rate * (state[i] * state[j] - lh * state[j])
                 couplings[i, j] += increment
-                row_change += increment * increment  # cheap; kept only when measured
+                if measure:
+                    change += increment * increment
             couplings[i, i] = kept
-            if measure:
+            if measure:  # the self-connection's increment was not applied
                 own = learning_rate * (state[i] * state[i] - lh * state[i])
-                change += row_change - own * own
+                change -= own * own
     return change
 
 
@@ -110,9 +117,9 @@ def run_steps(couplings, state, bias, uniforms, beta, learning_rate, stochastic)
 @numba.njit(cache=True)
 def mean_response(couplings, state, bias, uniforms, beta, stochastic):
     """The mean activity over len(uniforms) steps without learning (state moves on in place)."""
-    total = np.zeros(len(state))
+    total, h = np.zeros(len(state)), np.empty(len(state))
     for t in range(len(uniforms)):
-        run_steps(couplings, state, bias, uniforms[t : t + 1], beta, 0.0, stochastic)
+        step(couplings, state, bias, uniforms[t], beta, 0.0, stochastic, h, False, False)
         total += state
     return total / len(uniforms)
 
@@ -146,14 +153,12 @@ def free_energy(couplings, state, bias, h=None, prior=None):
     potentials J s, which the next step needs too, are left in `h` when it is given; `prior`:
     log(b / sinh b) of the bias, when the caller has it (it changes with the pattern only)."""
     n = len(state)
+    if h is None:
+        h = np.empty(n)
+    potentials(couplings, state, h)
     bq, lq = np.empty(n), np.empty(n)
     for i in range(n):
-        total = 0.0
-        for j in range(n):
-            total += couplings[i, j] * state[j]
-        if h is not None:
-            h[i] = total
-        bq[i] = bias[i] + total
+        bq[i] = bias[i] + h[i]
         lq[i] = langevin(bq[i])
     complexity, accuracy = 0.0, 0.0
     for i in range(n):
@@ -289,9 +294,9 @@ class Model(Rule):
                         host, backend.to_host(state).astype(np.float64), biases[p]
                     )
                     change = float(((host - backend.to_host(before)) ** 2).sum())
-                    step = self.steps + row + 1
+                    count = self.steps + row + 1
                     self.watched.append(
-                        np.array([step, complexity, accuracy, complexity - accuracy, change])
+                        np.array([count, complexity, accuracy, complexity - accuracy, change])
                     )
         self.on_device = couplings, state
         self.couplings = backend.to_host(couplings).astype(np.float64)
