@@ -92,3 +92,35 @@ def test_attractor_on_gpu_equals_cpu():
         model.learn(data)
         couplings.append(model.couplings)
     np.testing.assert_allclose(couplings[1], couplings[0], atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-9), ("float32", 2e-5)])
+def test_topo_wta_fused_kernel_equals_cpu(dtype, tolerance):
+    from plastic.models import topo_wta
+
+    frames = np.random.default_rng(0).random((200, 64))
+    weights = []
+    for variant in ({}, {"boundary": "wrap", "normalized": True, "strength": 0.5, "ema_rate": 0.5}):
+        cfg = OmegaConf.merge(
+            OmegaConf.structured(topo_wta.Config), {"kx": 12, "ky": 12, **variant}
+        )
+        pair = []
+        for device in ("cpu", "gpu"):
+            backend = make_backend(
+                OmegaConf.create({"name": device, "dtype": dtype, "gpu_id": 0}), 0
+            )
+            model = topo_wta.Model(cfg, backend, 64, np.random.default_rng(1))
+            for block in np.split(frames, 4):  # four launches, the state carried between them
+                model.learn(backend.asarray(block))
+            pair.append(model.state_dict())
+        weights.append(pair)
+    for cpu, gpu in weights:
+        np.testing.assert_allclose(gpu["weights"], cpu["weights"], atol=tolerance)
+        np.testing.assert_array_equal(gpu["wins"], cpu["wins"])
+
+
+def test_topo_wta_smoke_recipe_on_gpu(cli):
+    result = cli("run", "experiment=smoke/topo_wta", "device=gpu", "hydra.run.dir=run")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((cli.cwd / "run" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["metrics"]["units_used"] > 0

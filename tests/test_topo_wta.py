@@ -163,3 +163,24 @@ def test_smoke_run_draws_the_map_pictures(cli):
 def test_wrap_needs_a_box_that_fits(cli):
     result = cli("run", "model=topo_wta", "model.kx=4", "model.boundary=wrap", "model.radius=2")
     assert result.returncode == 2 and "model.radius=2" in result.stderr
+
+
+def test_looking_at_the_map_changes_nothing(video):
+    model, _ = build(n_inputs=400, kx=6, ky=6, ema_rate=0.5)
+    model.learn(video.train[:200])
+    before = model.state_dict()
+    model.evaluate(video)
+    model.encode(video.test[:20])
+    after = model.state_dict()
+    for name in before:  # the held-out frames neither learn nor count as wins
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+
+
+def test_too_many_winners_for_the_gpu_kernel_is_one_line():
+    from plastic.backend import Backend
+    from plastic.errors import UserError
+
+    gpu = Backend("gpu", np, np.dtype("float32"), "a GPU, as the model sees it")
+    cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"n_winners": 33})
+    with pytest.raises(UserError, match="model.n_winners=33 .* at most 32"):
+        topo_wta.Model(cfg, gpu, 16, np.random.default_rng(0))

@@ -33,6 +33,7 @@ from plastic.errors import UserError
 from plastic.models import Rule
 
 BOUNDARIES = ("reference", "clip", "wrap")
+MAX_WINNERS_ON_GPU = 32  # the fused kernel's per-thread candidate list (_topo_wta_cuda)
 
 
 @dataclass
@@ -81,24 +82,30 @@ class Model(Rule):
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
         check(cfg)
-        if backend.is_gpu:
+        if backend.is_gpu and cfg.n_winners > MAX_WINNERS_ON_GPU:
             raise UserError(
-                "model=topo_wta runs on device=cpu only for now: its fused GPU "
-                "kernel is not written yet (see the open issue); use device=cpu"
+                f"model.n_winners={cfg.n_winners} is not allowed with device=gpu: the fused "
+                f"kernel keeps at most {MAX_WINNERS_ON_GPU} winners (use device=cpu for more)"
             )
         n = cfg.kx * cfg.ky
         self.sheet_shape = (cfg.ky, cfg.kx)
         self.weights = backend.asarray(rng.uniform(cfg.init_low, cfg.init_high, (n, n_inputs)))
         self.ema_output = backend.xp.zeros(n, dtype=backend.dtype)
         self.wins = backend.xp.zeros(n, dtype=backend.dtype)
+        self._fused_steps = None  # device=gpu: the kernel's launcher, built at the first block
 
     # ------------------------------------------------------------------ the runner's face
     def learn(self, block):
-        self.run(block, learn=True)
+        if self.backend.is_gpu:
+            self._learn_on_gpu(block)
+        else:
+            self.run(block, learn=True)
 
-    def run(self, inputs, learn, ema_output=None, record=False):
-        """Steps over the rows of `inputs`; with record, returns per step the reconstruction,
-        the output sheet, the winners and the two best units by drive."""
+    def run(self, inputs, learn, record=False):
+        """Steps over the rows of `inputs` on the host (the compiled loop); with record, returns
+        per step the reconstruction, the output sheet, the winners and the two best units by
+        drive. Without learning (evaluation, pictures) the steps start from a zero EMA output,
+        carry it across the inputs, and leave the model's state as it was."""
         cfg = self.cfg
         t, n = len(inputs), cfg.kx * cfg.ky
         shape = t if record else 0
@@ -106,17 +113,21 @@ class Model(Rule):
         outputs = np.zeros((shape, n))
         winners = np.zeros((shape, cfg.n_winners), dtype=np.int64)
         best_two = np.zeros((shape, 2), dtype=np.int64)
-        ema = self.ema_output if ema_output is None else ema_output
+        if learn:  # device=cpu: the model's own arrays, changed in place
+            weights, ema, wins = self.weights, self.ema_output, self.wins
+        else:  # host copies (device=gpu too): what a look at the map must not change
+            weights = np.ascontiguousarray(self.backend.to_host(self.weights))
+            ema, wins = np.zeros(n, dtype=weights.dtype), np.zeros(n)
         run_steps(
-            self.weights,
-            np.ascontiguousarray(inputs),
+            weights,
+            np.ascontiguousarray(self.backend.to_host(inputs), dtype=weights.dtype),
             ema,
-            self.wins,
+            wins,
             cfg.kx,
             cfg.ky,
             cfg.radius,
             cfg.strength,
-            BOUNDARIES.index(cfg.boundary),
+            self._boundary,
             cfg.normalized,
             cfg.output == "competition",
             cfg.clip_error,
@@ -134,14 +145,38 @@ class Model(Rule):
         )
         return recon, outputs, winners, best_two
 
+    def _learn_on_gpu(self, block):
+        """The block's steps in one launch of the fused kernel (models/_topo_wta_cuda.py)."""
+        xp = self.backend.xp
+        weights_t = self.weights.T  # the kernel keeps W transposed: m x N, C order
+        if not weights_t.flags.c_contiguous:  # at the first block, or after a state load
+            weights_t = xp.ascontiguousarray(weights_t)
+            self.weights = weights_t.T
+        inputs = xp.ascontiguousarray(block, dtype=self.weights.dtype)
+        launch_args = (weights_t, inputs, self.ema_output, self.wins, self.cfg, self._boundary)
+        if self._fused_steps is not None:
+            self._fused_steps(*launch_args)
+            return
+        try:  # the first launch compiles the kernel: a missing CUDA piece is said in one line
+            from plastic.models._topo_wta_cuda import FusedSteps
+
+            fused = FusedSteps(len(self.wins), self.cfg.n_winners, xp)
+            fused(*launch_args)
+        except Exception as error:
+            cause = " ".join(str(error).split()) or type(error).__name__
+            raise UserError(
+                f"model=topo_wta device=gpu could not run its fused CUDA kernel ({cause}); it "
+                "needs numba's CUDA target: pip install 'plastic[gpu]' (or run with device=cpu)"
+            ) from None
+        self._fused_steps = fused
+
+    @property
+    def _boundary(self):
+        return BOUNDARIES.index(self.cfg.boundary)
+
     def encode(self, x):
-        """The output sheet for each input (the winner rule, no learning, no EMA)."""
-        return self.run(
-            np.asarray(x, dtype=self.weights.dtype),
-            learn=False,
-            ema_output=np.zeros_like(self.ema_output),
-            record=True,
-        )[1]
+        """The output sheet for each input (the winner rule, no learning, EMA from zero)."""
+        return self.run(x, learn=False, record=True)[1]
 
     def receptive_fields(self):
         return self.backend.to_host(self.weights)
@@ -154,9 +189,7 @@ class Model(Rule):
         if dataset.test is None:
             return {}
         x = np.asarray(dataset.test, dtype=self.weights.dtype)
-        recon, _, winners, best_two = self.run(
-            x, learn=False, ema_output=np.zeros_like(self.ema_output), record=True
-        )
+        recon, _, winners, best_two = self.run(x, learn=False, record=True)
         held_out = usage(np.bincount(winners.ravel(), minlength=len(self.weights)))
         return {
             "reconstruction_mse": float(((recon - x) ** 2).mean()),
@@ -176,8 +209,7 @@ class Model(Rule):
         if dataset.test is None:
             return
         x = np.asarray(dataset.test[:300], dtype=self.weights.dtype)
-        ema = np.zeros_like(self.ema_output)  # the movie carries the EMA, as training does
-        recon, outputs, _, _ = self.run(x, learn=False, ema_output=ema, record=True)
+        recon, outputs, _, _ = self.run(x, learn=False, record=True)  # carries the EMA
         h, w = dataset.image_shape
         height = max(120, 4 * max(h, self.cfg.ky))
         frames = [
@@ -227,14 +259,17 @@ def cowinner_distance(winners: np.ndarray, distance) -> float:
     return float(np.mean([distance(winners[:, i], winners[:, j]).mean() for i, j in pairs]))
 
 
-@numba.njit(cache=True)
-def _box_range(y, k, radius, boundary):
-    """First and last+1 of a box row range on an axis of length k (wrap: start, count)."""
+def box_range(y, k, radius, boundary):
+    """First and last+1 of a box range on an axis of length k (wrap: taken modulo k); plain
+    Python, compiled here for the CPU and in _topo_wta_cuda for the GPU."""
     if boundary == 0:  # the notebook's: ends at k - 1 (exclusive), dropping the last row
         return max(0, y - radius), min(k - 1, y + radius + 1)
     if boundary == 1:
         return max(0, y - radius), min(k, y + radius + 1)
     return y - radius, y + radius + 1  # wrap: taken modulo k
+
+
+_box_range = numba.njit(cache=True)(box_range)
 
 
 @numba.njit(cache=True)

@@ -1,0 +1,33 @@
+"""device=gpu for topo_wta: the fused CUDA kernel equals the compiled CPU loop for every
+variant. Run under numba's CUDA simulator, so it needs no GPU (test_gpu.py runs it on one)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+from tests.test_topo_wta import VARIANTS
+
+
+def test_fused_kernel_equals_the_cpu_loop_for_every_variant():
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tests" / "cuda_simulated_topo_wta.py"),
+            json.dumps(VARIANTS),
+            "24",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.splitlines()[-1])
+    assert set(report) == set(VARIANTS)
+    for variant, differences in report.items():
+        assert differences["weights"] < 1e-12, (variant, differences)
+        assert differences["wins"] == 0.0, (variant, differences)  # the same winners, ties too
+        assert differences["ema_output"] < 1e-12, (variant, differences)
