@@ -291,6 +291,92 @@ def bench_topo(quick: bool) -> str:
     )
 
 
+def bench_topo_gpu(quick: bool) -> str | None:
+    """topo_wta on device=gpu (float32): the fused kernel against the notebook's own loop run
+    with cupy (dense lateral matrix, argsort, full update), as the notebook ran it."""
+    from omegaconf import OmegaConf
+
+    from benchmarks.reference import topo_wta as reference
+    from plastic.backend import make_backend
+    from plastic.datasets import tapestry
+    from plastic.errors import UserError
+    from plastic.models import topo_wta
+
+    try:
+        gpu = make_backend(OmegaConf.create({"name": "gpu", "dtype": "float32", "gpu_id": 0}), 0)
+    except UserError as error:
+        print(f"topo_wta_gpu: skipped ({error})")
+        return None
+    xp = gpu.xp
+    frames = tapestry.load(
+        OmegaConf.merge(
+            OmegaConf.structured(tapestry.Config),
+            {"seed": 0, "digits_source": "sample", "n_frames": 20_000, "test_frames": 10},
+        )
+    ).train
+    frames = xp.asarray(frames, dtype=xp.float32)
+
+    def timed(fn):
+        def run():
+            fn()
+            gpu.synchronize()
+
+        return run
+
+    sides = (20, 50) if quick else (20, 40, 50, 80, 100)
+    n_steps = len(frames)
+    rows = []
+    for side in sides:
+        n = side * side
+        cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"kx": side, "ky": side})
+        lateral = xp.asarray(
+            reference.lateral_matrix(side, side, cfg.radius, cfg.strength), dtype=xp.float32
+        )
+
+        def fresh(cfg=cfg):
+            return topo_wta.Model(cfg, gpu, 400, np.random.default_rng(0))
+
+        start = fresh().weights
+        n_ref = 2000 if quick else 5000
+        ref_rate = best_rate(
+            timed(
+                lambda start=start, k=n_ref, lateral=lateral: reference.train(
+                    start, frames[:k], lateral
+                )
+            ),
+            n_ref,
+            2,
+        )
+        fresh().learn(frames[:2])  # compile the kernel outside the timing
+        rate = best_rate(timed(lambda fresh=fresh: fresh().learn(frames)), n_steps, 3)
+
+        def in_blocks_of_100(fresh=fresh):  # the trainer's default block: a launch per 100
+            model = fresh()
+            for first in range(0, n_steps, 100):
+                model.learn(frames[first : first + 100])
+
+        rate_100 = best_rate(timed(in_blocks_of_100), n_steps, 3)
+        model = fresh()
+        model.learn(frames[:n_ref])
+        ours = gpu.to_host(model.weights)
+        theirs = gpu.to_host(reference.train(start, frames[:n_ref], lateral))
+        rows.append(
+            f"| {n:,} | {ref_rate:,.0f} | {rate:,.0f} | **{rate / ref_rate:,.0f}x** "
+            f"| {rate_100:,.0f} | {np.abs(ours - theirs).max():.0e} |"
+        )
+    return (
+        "## topo_wta on the GPU (m = 400 tapestry frames, n_w = 5, radius 2, float32)\n\n"
+        f"Device: {gpu.description}. The reference is the notebook's loop "
+        "(benchmarks/reference/topo_wta.py) run with cupy, as the notebook ran it; plastic runs "
+        "a block of steps in one cooperative kernel (src/plastic/models/_topo_wta_cuda.py). "
+        "Goals (issue 3): >= 50,000 steps/s at N = 2,500 and >= 20,000 at N = 10,000.\n\n"
+        "| units N | reference steps/s | plastic, one launch per 20,000 steps | ratio "
+        "| plastic, a launch per 100 steps | largest weight difference after the reference's "
+        "steps |\n"
+        "|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
 def bench_force(quick: bool) -> str:
     """force against the seed's loop (scipy's adaptive solver per step, dense numpy RLS)."""
     import math
@@ -423,6 +509,7 @@ BENCHES = {
     "oja": bench_oja,
     "minibatch": bench_minibatch,
     "topo_wta": bench_topo,
+    "topo_wta_gpu": bench_topo_gpu,
     "force": bench_force,
     "attractor": bench_attractor,
 }
@@ -448,6 +535,8 @@ def main() -> None:
     stamp = dt.date.today().isoformat()
     for name in args.names:
         body = BENCHES[name](args.quick)
+        if body is None:  # nothing measured here (no GPU, say)
+            continue
         header = f"_Measured {stamp} on {machine()}._\n"
         print(body + "\n" + header)
         if not args.no_write and not args.quick:

@@ -1,7 +1,8 @@
 """Reference loop: a plain numpy transcription of the topographic multi-winner-take-all notebook
 (dense N x N lateral matrix, full argsort, full-size update): the yardstick for exactness and
 speed. `lateral_matrix` builds the box neighbourhoods as the notebook does (`reference`, whose
-box drops the grid's last row and column), correctly (`clip`) or on a torus (`wrap`).
+box drops the grid's last row and column), correctly (`clip`) or on a torus (`wrap`). `train`
+runs in the namespace of the weights it is given: numpy, or cupy as the notebook did.
 """
 
 import numpy as np
@@ -44,13 +45,14 @@ def train(
     ema_rate=None,
 ):
     """One online step per input row; returns the new weights."""
+    xp = np if isinstance(weights, np.ndarray) else __import__("cupy")
     weights = weights.copy()
-    o_ema = np.zeros(len(weights))
+    o_ema = xp.zeros(len(weights), dtype=weights.dtype)
     for v in inputs:
         p = weights @ v
         c = p + lateral @ p
-        winners = np.argsort(c)[-n_winners:]
-        o = np.zeros(len(weights))
+        winners = xp.argsort(c)[-n_winners:]
+        o = xp.zeros(len(weights), dtype=weights.dtype)
         o[winners] = (p if output == "drive" else c)[winners]
         if ema_rate is not None:
             o_ema = o_ema + (o - o_ema) * ema_rate
@@ -58,8 +60,8 @@ def train(
         r = weights.T @ o
         e = v - r
         if clip_error:
-            e = np.clip(e, -1.0, 1.0)
-        weights = weights + xi * weights * np.outer(o, e) / np.maximum(r, eps)
+            e = xp.clip(e, -1.0, 1.0)
+        weights = weights + xi * weights * xp.outer(o, e) / xp.maximum(r, eps)
         if clip_weights:
-            weights = np.clip(weights, 0.0, 1.0)
+            weights = xp.clip(weights, 0.0, 1.0)
     return weights
