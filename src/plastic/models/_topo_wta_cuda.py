@@ -27,9 +27,11 @@ the test suite checks it on machines without a GPU.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from numba import config, cuda
+from numba.core.errors import NumbaPerformanceWarning
 
 from plastic.models.topo_wta import MAX_WINNERS_ON_GPU as MAX_WINNERS
 from plastic.models.topo_wta import box_range
@@ -288,6 +290,11 @@ class FusedSteps:
         self.candidate_indices = xp.zeros(self.blocks * n_winners, dtype=np.int64)
 
     def __call__(self, weights_t, inputs, ema, wins, cfg, boundary):
+        with warnings.catch_warnings():  # a small map fills few multiprocessors, on purpose
+            warnings.simplefilter("ignore", NumbaPerformanceWarning)
+            self._launch(weights_t, inputs, ema, wins, cfg, boundary)
+
+    def _launch(self, weights_t, inputs, ema, wins, cfg, boundary):
         fused_steps[self.blocks, self.threads](
             weights_t,
             inputs,
