@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 from tests.test_topo_wta import VARIANTS
 
@@ -31,3 +33,20 @@ def test_fused_kernel_equals_the_cpu_loop_for_every_variant():
         assert differences["weights"] < 1e-12, (variant, differences)
         assert differences["wins"] == 0.0, (variant, differences)  # the same winners, ties too
         assert differences["ema_output"] < 1e-12, (variant, differences)
+
+
+def test_fused_kernel_compiles_for_an_h100():
+    # numba's CUDA compiler types and lowers the kernel (what the simulator cannot check); runs
+    # where numba-cuda and NVVM are installed (the gpu extra), with or without a GPU
+    out = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "cuda_compiled_topo_wta.py")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        timeout=600,
+    )
+    if out.returncode == 3:
+        pytest.skip(out.stdout.strip())
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "float32" in out.stdout and "float64" in out.stdout

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,9 +80,16 @@ def _from_openml(cfg):
     from sklearn.datasets import fetch_openml
 
     try:
-        mnist = fetch_openml(
-            "mnist_784", version=1, data_home=cfg.cache_dir, as_frame=False, n_retries=1, delay=0.1
-        )
+        with warnings.catch_warnings():  # its "network error ... Retrying": our line says more
+            warnings.filterwarnings("ignore", message=".*Retrying", category=UserWarning)
+            mnist = fetch_openml(
+                "mnist_784",
+                version=1,
+                data_home=cfg.cache_dir,
+                as_frame=False,
+                n_retries=1,
+                delay=0.1,
+            )
     except Exception as error:  # no network, a proxy, a broken cache: all end here
         reason = " ".join(str(error).split())
         if cfg.source == "openml":
