@@ -51,6 +51,22 @@ def best_rate(fn, n_items: int, repeats: int) -> float:
     return n_items / best
 
 
+def device_rate(backend, prepare, n_items: int, repeats: int = 3) -> float:
+    """Items per second of the fastest of `repeats` runs on a device: `prepare(backend)` builds
+    the model and its data outside the timing and returns the work to time; the device is
+    synchronised before the clock starts and before it stops."""
+    prepare(backend)()  # compile, fill the memory pools
+    best = float("inf")
+    for _ in range(repeats):
+        work = prepare(backend)
+        backend.synchronize()
+        t0 = time.perf_counter()
+        work()
+        backend.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return n_items / best
+
+
 def bench_oja(quick: bool) -> str:
     from omegaconf import OmegaConf
 
@@ -294,6 +310,11 @@ def bench_topo(quick: bool) -> str:
 def bench_topo_gpu(quick: bool) -> str | None:
     """topo_wta on device=gpu (float32): the fused kernel against the notebook's own loop run
     with cupy (dense lateral matrix, argsort, full update), as the notebook ran it."""
+    return bench_topo_on(quick, "gpu")
+
+
+def bench_topo_on(quick: bool, device: str) -> str | None:
+    """bench_topo_gpu's body; `device` is a parameter so that the code can be tried on a CPU."""
     from omegaconf import OmegaConf
 
     from benchmarks.reference import topo_wta as reference
@@ -303,7 +324,7 @@ def bench_topo_gpu(quick: bool) -> str | None:
     from plastic.models import topo_wta
 
     try:
-        gpu = make_backend(OmegaConf.create({"name": "gpu", "dtype": "float32", "gpu_id": 0}), 0)
+        gpu = make_backend(OmegaConf.create({"name": device, "dtype": "float32", "gpu_id": 0}), 0)
     except UserError as error:
         print(f"topo_wta_gpu: skipped ({error})")
         return None
@@ -316,15 +337,8 @@ def bench_topo_gpu(quick: bool) -> str | None:
     ).train
     frames = xp.asarray(frames, dtype=xp.float32)
 
-    def timed(fn):
-        def run():
-            fn()
-            gpu.synchronize()
-
-        return run
-
     sides = (20, 50) if quick else (20, 40, 50, 80, 100)
-    n_steps = len(frames)
+    n_steps, n_ref = len(frames), (2000 if quick else 5000)
     rows = []
     for side in sides:
         n = side * side
@@ -337,25 +351,25 @@ def bench_topo_gpu(quick: bool) -> str | None:
             return topo_wta.Model(cfg, gpu, 400, np.random.default_rng(0))
 
         start = fresh().weights
-        n_ref = 2000 if quick else 5000
-        ref_rate = best_rate(
-            timed(
-                lambda start=start, k=n_ref, lateral=lateral: reference.train(
-                    start, frames[:k], lateral
-                )
+        ref_rate = device_rate(
+            gpu,
+            lambda _, start=start, lateral=lateral: (
+                lambda: reference.train(start, frames[:n_ref], lateral)
             ),
             n_ref,
             2,
         )
-        fresh().learn(frames[:2])  # compile the kernel outside the timing
-        rate = best_rate(timed(lambda fresh=fresh: fresh().learn(frames)), n_steps, 3)
 
-        def in_blocks_of_100(fresh=fresh):  # the trainer's default block: a launch per 100
+        def one_launch(_, fresh=fresh):
             model = fresh()
-            for first in range(0, n_steps, 100):
-                model.learn(frames[first : first + 100])
+            return lambda: model.learn(frames)
 
-        rate_100 = best_rate(timed(in_blocks_of_100), n_steps, 3)
+        def a_launch_per_100(_, fresh=fresh):  # the trainer's default block
+            model = fresh()
+            return lambda: [model.learn(frames[i : i + 100]) for i in range(0, n_steps, 100)]
+
+        rate = device_rate(gpu, one_launch, n_steps)
+        rate_100 = device_rate(gpu, a_launch_per_100, n_steps)
         model = fresh()
         model.learn(frames[:n_ref])
         ours = gpu.to_host(model.weights)
@@ -365,7 +379,8 @@ def bench_topo_gpu(quick: bool) -> str | None:
             f"| {rate_100:,.0f} | {np.abs(ours - theirs).max():.0e} |"
         )
     return (
-        "## topo_wta on the GPU (m = 400 tapestry frames, n_w = 5, radius 2, float32)\n\n"
+        f"## topo_wta on the GPU (device={device}; m = 400 tapestry frames, n_w = 5, radius 2, "
+        "float32)\n\n"
         f"Device: {gpu.description}. The reference is the notebook's loop "
         "(benchmarks/reference/topo_wta.py) run with cupy, as the notebook ran it; plastic runs "
         "a block of steps in one cooperative kernel (src/plastic/models/_topo_wta_cuda.py). "
@@ -374,6 +389,107 @@ def bench_topo_gpu(quick: bool) -> str | None:
         "| plastic, a launch per 100 steps | largest weight difference after the reference's "
         "steps |\n"
         "|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def bench_gpu(quick: bool) -> str | None:
+    """The rules whose step fills a GPU (bcm and hopfield at 2,000 units, force at 1,000 and
+    5,000), device=gpu against device=cpu and the reference loop, all in one run. topo_wta has
+    its own section (topo_wta_gpu); oja (32 units) and attractor (64 nodes) are too small for
+    a GPU to help."""
+    return bench_devices(quick, "gpu")
+
+
+def bench_devices(quick: bool, device: str) -> str | None:
+    """bench_gpu's body; `device` is a parameter so that the code can be tried on a CPU."""
+    import math
+
+    from omegaconf import OmegaConf
+
+    from benchmarks.reference import force as force_reference
+    from benchmarks.reference import plasticity as reference
+    from plastic.backend import make_backend
+    from plastic.datasets import mnist
+    from plastic.errors import UserError
+    from plastic.models import bcm, force, hopfield
+
+    def backend_for(name, dtype):
+        return make_backend(OmegaConf.create({"name": name, "dtype": dtype, "gpu_id": 0}), 0)
+
+    try:
+        devices = {dtype: backend_for(device, dtype) for dtype in ("float32", "float64")}
+    except UserError as error:
+        print(f"gpu: skipped ({error})")
+        return None
+    cpu = backend_for("cpu", "float64")
+
+    data = mnist.load(
+        OmegaConf.merge(OmegaConf.structured(mnist.Config), {"seed": 0, "source": "sample"})
+    ).train
+    rows = []
+    n_batches = 2 if quick else 8
+    rng = np.random.default_rng(0)
+    plan = [rng.choice(len(data), 1000, replace=False) for _ in range(n_batches)]
+    minibatch_cases = [
+        ("bcm, relu + Adam", bcm, {"activation": "relu", "optimizer": {"name": "adam"}},
+         lambda w: reference.bcm(data, w, plan, reference.Adam())[0]),
+        ("hopfield p 2, k 2, SGD", hopfield, {},
+         lambda w: reference.hopfield(data, w, plan, reference.SGD())),
+    ]  # fmt: skip
+    for label, module, overrides, ref_loop in minibatch_cases:
+        cfg = OmegaConf.merge(
+            OmegaConf.structured(module.Config),
+            {"n_units": 2000, "batch_size": 1000, **overrides},
+        )
+
+        def run(backend, module=module, cfg=cfg):
+            model = module.Model(cfg, backend, 784, np.random.default_rng(0))
+            x = backend.asarray(data)
+            batches = [backend.xp.asarray(batch) for batch in plan]
+            return lambda: [model.learn(x[batch]) for batch in batches]
+
+        start = module.Model(cfg, cpu, 784, np.random.default_rng(0)).weights
+        samples = n_batches * 1000
+        ref_rate = best_rate(lambda start=start, ref_loop=ref_loop: ref_loop(start), samples, 2)
+        rates = [
+            device_rate(b, run, samples) for b in (cpu, devices["float32"], devices["float64"])
+        ]
+        rows.append((f"{label}, 2,000 units, batches of 1,000 (samples/s)", ref_rate, *rates))
+
+    def cosine(t):
+        return math.cos(2 * math.pi * t / 50)
+
+    for n, steps in ((1000, 50 if quick else 200), (5000, 10 if quick else 40)):
+        cfg = OmegaConf.merge(OmegaConf.structured(force.Config), {"n_units": n})
+
+        def run(backend, cfg=cfg, steps=steps):
+            model = force.Model(cfg, backend, 1, np.random.default_rng(0))
+            return lambda: model.learn(backend.xp.zeros((steps, 1), dtype=backend.dtype))
+
+        start = force.Model(cfg, cpu, 1, np.random.default_rng(0))
+        begin = start.J, start.u, start.readout, start.x
+        ref_rate = best_rate(
+            lambda b=begin, k=steps: force_reference.simulate(*b, cosine, duration=float(k)),
+            steps,
+            1,
+        )
+        rates = [device_rate(b, run, steps) for b in (cpu, devices["float32"], devices["float64"])]
+        rows.append((f"force, {n:,} units, learning steps (steps/s)", ref_rate, *rates))
+
+    table = "\n".join(
+        f"| {label} | {ref:,.0f} | {on_cpu:,.0f} ({on_cpu / ref:,.1f}x) "
+        f"| {f32:,.0f} (**{f32 / ref:,.1f}x**) | {f64:,.0f} ({f64 / ref:,.1f}x) |"
+        for label, ref, on_cpu, f32, f64 in rows
+    )
+    return (
+        f"## The GPU path of bcm, hopfield and force (device={device})\n\n"
+        f"Device: {devices['float32'].description}. The references are those of the sections "
+        "above (the plasticity library's numpy loop; the seed's FORCE loop), run on the CPU in "
+        "the same run; plastic's device=cpu column is its float64 CPU path, also in the same "
+        "run. The ratios are to the reference. Models and data are made before the timing on "
+        "every side.\n\n"
+        "| workload | reference | plastic device=cpu | plastic device=gpu float32 "
+        "| plastic device=gpu float64 |\n|---|---:|---:|---:|---:|\n" + table + "\n"
     )
 
 
@@ -510,6 +626,7 @@ BENCHES = {
     "minibatch": bench_minibatch,
     "topo_wta": bench_topo,
     "topo_wta_gpu": bench_topo_gpu,
+    "gpu": bench_gpu,
     "force": bench_force,
     "attractor": bench_attractor,
 }
