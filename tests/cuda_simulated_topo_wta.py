@@ -14,31 +14,88 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from plastic.backend import Backend  # noqa: E402
 from plastic.models import topo_wta  # noqa: E402
+from plastic.models._topo_wta_cuda import FusedSteps  # noqa: E402
 
 
-def _shared_arrays_made_once():
-    """The simulator makes a block's shared array when its first thread asks for it, with no
-    lock: two threads that ask at once can each get an array of their own (a rare, wrong
-    answer). The same, keyed as the simulator keys it (the calling line), under a lock."""
+def _cooperative_grids():
+    """Teach the simulator cooperative grids of several blocks. It runs one block after another,
+    and its grid barrier only waits for the threads of one block, so a kernel with a grid
+    barrier can only be simulated with one block. Here all the blocks' threads run at once:
+    `syncthreads` waits at a barrier of the thread's block, `grid.sync()` at one of the whole
+    grid, and each block has its own shared arrays (made under a lock: the simulator's own
+    making of them races when two threads ask at once)."""
     import threading
 
-    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+    from numba.cuda.simulator import kernel, kernelapi
+
+    class Thread(threading.Thread):
+        def __init__(self, fn, args, block, thread, block_dim, barriers):
+            super().__init__(target=self._run, daemon=True)
+            self.fn, self.args, self.barriers, self.error = fn, args, barriers, None
+            self.blockIdx, self.threadIdx = kernelapi.Dim3(*block), kernelapi.Dim3(*thread)
+            self.thread_id = thread[0] + block_dim[0] * (thread[1] + block_dim[1] * thread[2])
+
+        def _run(self):
+            try:
+                self.fn(*self.args)
+            except BaseException as error:  # stop every other thread at its next barrier
+                self.error = error
+                for barrier in self.barriers:
+                    barrier.abort()
+
+        def syncthreads(self):
+            self.barriers[0].wait()
+
+        def grid_sync(self):
+            self.barriers[1].wait()
+
+    class Grid:  # stands in for the simulator's BlockManager
+        def __init__(self, fn, grid_dim, block_dim, debug):
+            self.fn, self.grid_dim, self.block_dim = fn, grid_dim, block_dim
+
+        def run(self, grid_point, *args):
+            if any(grid_point):  # the first block's turn ran the whole grid
+                return
+            blocks = list(np.ndindex(*self.grid_dim))
+            per_block = int(np.prod(self.block_dim))
+            grid_barrier = threading.Barrier(len(blocks) * per_block)
+            threads = []
+            for block in blocks:
+                barriers = (threading.Barrier(per_block), grid_barrier)
+                for thread in np.ndindex(*self.block_dim):
+                    threads.append(Thread(self.fn, args, block, thread, self.block_dim, barriers))
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            errors = [t.error for t in threads if t.error is not None]
+            first = next(
+                (e for e in errors if not isinstance(e, threading.BrokenBarrierError)), None
+            )
+            if first is not None or errors:
+                raise first or errors[0]
 
     lock = threading.Lock()
 
-    def array(self, shape, dtype):
+    def shared_array(self, shape, dtype):
         assert shape != 0, "dynamic shared memory is not used here"
         caller = sys._getframe(1)
-        key = (caller.f_code.co_filename, caller.f_lineno)
+        key = (
+            tuple(threading.current_thread().blockIdx),
+            caller.f_code.co_filename,
+            caller.f_lineno,
+        )
         with lock:
             if key not in self._allocations:
                 self._allocations[key] = np.empty(shape, dtype)
             return self._allocations[key]
 
-    FakeCUDAShared.array = array
+    kernel.BlockManager = Grid
+    kernelapi.GridGroup.sync = lambda self: threading.current_thread().grid_sync()
+    kernelapi.FakeCUDAShared.array = shared_array
 
 
-_shared_arrays_made_once()
+_cooperative_grids()
 SIMULATED_GPU = Backend("gpu", np, np.dtype("float64"), "numba's CUDA simulator")
 CPU = Backend("cpu", np, np.dtype("float64"), "cpu")
 
@@ -57,12 +114,16 @@ def main() -> None:
         )
         models = [topo_wta.Model(cfg, b, n_inputs, np.random.default_rng(1)) for b in (CPU,)]
         models[0].learn(inputs)
-        # the GPU path in two blocks, with a save and load of its state in between
+        # the GPU path in two launches, with a save and load of its state in between: first
+        # the model's own grid (one block of 64 threads: 2 slices of the inputs per unit),
+        # then 2 blocks of 32 threads, fewer threads than units and 3 tiles of units for
+        # 2 blocks (one block takes two), which the blocks' lists must merge across
         first = topo_wta.Model(cfg, SIMULATED_GPU, n_inputs, np.random.default_rng(1))
         half = n_steps // 2
         first.learn(inputs[:half])
         second = topo_wta.Model(cfg, SIMULATED_GPU, n_inputs, np.random.default_rng(2))
         second.load_state_dict(first.state_dict())
+        second._fused_steps = FusedSteps(cfg.kx * cfg.ky, cfg.n_winners, np, blocks=2, threads=32)
         second.learn(inputs[half:])
         cpu, gpu = models[0].state_dict(), second.state_dict()
         report[name] = {key: float(np.abs(gpu[key] - cpu[key]).max()) for key in cpu}

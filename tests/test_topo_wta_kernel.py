@@ -1,5 +1,6 @@
 """device=gpu for topo_wta: the fused CUDA kernel equals the compiled CPU loop for every
-variant. Run under numba's CUDA simulator, so it needs no GPU (test_gpu.py runs it on one)."""
+variant, on one block and on two. Run under numba's CUDA simulator (taught cooperative grids of
+several blocks in cuda_simulated_topo_wta.py), so it needs no GPU; test_gpu.py runs it on one."""
 
 import json
 import os

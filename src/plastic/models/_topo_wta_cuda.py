@@ -20,8 +20,9 @@ Ties between equal c go to the lower unit index, as in the CPU path. The arithme
 path's in float64 (p, c, r and the update factor), rounded to the weights' dtype on store, so a
 float64 run equals the CPU path to rounding and a float32 run to float32 tolerance.
 
-The same code runs under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1, one block), which is how
-the test suite checks it on machines without a GPU.
+The same code runs under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), which is how the test
+suite checks it on machines without a GPU (tests/cuda_simulated_topo_wta.py teaches the
+simulator grids of several blocks).
 """
 
 from __future__ import annotations
@@ -270,20 +271,23 @@ class FusedSteps:
 
     `xp` is the array namespace of the arrays it is given (cupy on a GPU; numpy under the
     simulator). The grid: one block per multiprocessor (all blocks of a cooperative grid must be
-    resident at once), and no more blocks than tiles of units. The simulator runs one block
-    (the only cooperative grid it has) of 64 threads (each one a Python thread)."""
+    resident at once), and no more blocks than tiles of units; `blocks` and `threads` override
+    that (the tests). numba's own simulator runs one block (the only cooperative grid it has)
+    of 64 threads (each one a Python thread)."""
 
-    def __init__(self, n_units, n_winners, xp):
+    def __init__(self, n_units, n_winners, xp, blocks=None, threads=None):
         if n_winners > MAX_WINNERS:
             raise ValueError(f"n_winners={n_winners} > {MAX_WINNERS}")
-        if config.ENABLE_CUDASIM:
-            blocks, self.threads = 1, 64
-        else:
+        if blocks is None and config.ENABLE_CUDASIM:
+            blocks, threads = 1, threads or 64
+        elif blocks is None:
             device_id = int(xp.cuda.Device().id)  # the GPU that cupy was told to use
             if device_id != 0:
                 cuda.select_device(device_id)
-            blocks, self.threads = cuda.get_current_device().MULTIPROCESSOR_COUNT, THREADS
+            blocks = cuda.get_current_device().MULTIPROCESSOR_COUNT
         self.blocks = max(1, min(blocks, -(-n_units // TILE)))
+        self.threads = threads or THREADS
+        assert self.threads % TILE == 0 and self.threads & (self.threads - 1) == 0
         self.n_winners = n_winners
         self.p = xp.zeros(n_units, dtype=np.float64)
         self.candidate_values = xp.zeros(self.blocks * n_winners, dtype=np.float64)
