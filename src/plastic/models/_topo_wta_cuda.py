@@ -293,31 +293,19 @@ class FusedSteps:
         self.candidate_values = xp.zeros(self.blocks * n_winners, dtype=np.float64)
         self.candidate_indices = xp.zeros(self.blocks * n_winners, dtype=np.int64)
 
-    def __call__(self, weights_t, inputs, ema, wins, cfg, boundary):
+    def __call__(self, weights_t, inputs, ema, wins, rule_arguments):
+        """The steps over the rows of `inputs`; `rule_arguments` as topo_wta's Model gives
+        them (kx ... xi, the kernel's arguments after its scratch arrays)."""
         with warnings.catch_warnings():  # a small map fills few multiprocessors, on purpose
             warnings.simplefilter("ignore", NumbaPerformanceWarning)
-            self._launch(weights_t, inputs, ema, wins, cfg, boundary)
-
-    def _launch(self, weights_t, inputs, ema, wins, cfg, boundary):
-        fused_steps[self.blocks, self.threads](
-            weights_t,
-            inputs,
-            ema,
-            wins,
-            self.p,
-            self.candidate_values,
-            self.candidate_indices,
-            cfg.kx,
-            cfg.ky,
-            cfg.radius,
-            float(cfg.strength),
-            boundary,
-            bool(cfg.normalized),
-            cfg.output == "competition",
-            bool(cfg.clip_error),
-            bool(cfg.clip_weights),
-            float(cfg.ema_rate or 0.0),
-            float(cfg.epsilon),
-            float(cfg.learning_rate),
-            self.n_winners,
-        )
+            fused_steps[self.blocks, self.threads](
+                weights_t,
+                inputs,
+                ema,
+                wins,
+                self.p,
+                self.candidate_values,
+                self.candidate_indices,
+                *rule_arguments,
+                self.n_winners,
+            )

@@ -123,18 +123,7 @@ class Model(Rule):
             np.ascontiguousarray(self.backend.to_host(inputs), dtype=weights.dtype),
             ema,
             wins,
-            cfg.kx,
-            cfg.ky,
-            cfg.radius,
-            cfg.strength,
-            self._boundary,
-            cfg.normalized,
-            cfg.output == "competition",
-            cfg.clip_error,
-            cfg.clip_weights,
-            cfg.ema_rate or 0.0,
-            cfg.epsilon,
-            cfg.learning_rate,
+            *self._rule_arguments,
             learn,
             cfg.n_winners,
             record,
@@ -153,7 +142,7 @@ class Model(Rule):
             weights_t = xp.ascontiguousarray(weights_t)
             self.weights = weights_t.T
         inputs = xp.ascontiguousarray(block, dtype=self.weights.dtype)
-        launch_args = (weights_t, inputs, self.ema_output, self.wins, self.cfg, self._boundary)
+        launch_args = (weights_t, inputs, self.ema_output, self.wins, self._rule_arguments)
         if self._fused_steps is not None:
             self._fused_steps(*launch_args)
             return
@@ -171,8 +160,24 @@ class Model(Rule):
         self._fused_steps = fused
 
     @property
-    def _boundary(self):
-        return BOUNDARIES.index(self.cfg.boundary)
+    def _rule_arguments(self):
+        """The settings of the step, in the order both loops take them (run_steps here and the
+        GPU kernel): the grid and its box, the output and clip flags, alpha, eps, xi."""
+        cfg = self.cfg
+        return (
+            cfg.kx,
+            cfg.ky,
+            cfg.radius,
+            float(cfg.strength),
+            BOUNDARIES.index(cfg.boundary),
+            bool(cfg.normalized),
+            cfg.output == "competition",
+            bool(cfg.clip_error),
+            bool(cfg.clip_weights),
+            float(cfg.ema_rate or 0.0),
+            float(cfg.epsilon),
+            float(cfg.learning_rate),
+        )
 
     def encode(self, x):
         """The output sheet for each input (the winner rule, no learning, EMA from zero)."""
