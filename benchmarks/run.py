@@ -244,21 +244,26 @@ def bench_minibatch(quick: bool) -> str:
     )
 
 
+def tapestry_frames(n_frames: int) -> np.ndarray:
+    """The topo_wta benches' input: `n_frames` training frames (m = 400) of the seeded tapestry
+    video over the offline MNIST sample."""
+    from omegaconf import OmegaConf
+
+    from plastic.datasets import tapestry
+
+    cfg = {"seed": 0, "digits_source": "sample", "n_frames": n_frames, "test_frames": 10}
+    return tapestry.load(OmegaConf.merge(OmegaConf.structured(tapestry.Config), cfg)).train
+
+
 def bench_topo(quick: bool) -> str:
     """topo_wta against the notebook's loop on tapestry frames (m = 400), one step per frame."""
     from omegaconf import OmegaConf
 
     from benchmarks.reference import topo_wta as reference
     from plastic.backend import make_backend
-    from plastic.datasets import tapestry
     from plastic.models import topo_wta
 
-    frames = tapestry.load(
-        OmegaConf.merge(
-            OmegaConf.structured(tapestry.Config),
-            {"seed": 0, "digits_source": "sample", "n_frames": 6000, "test_frames": 10},
-        )
-    ).train
+    frames = tapestry_frames(6000)
     frames32 = frames.astype(np.float32)
     sides = (20, 40) if quick else (20, 40, 50, 80, 100)
     rows = []
@@ -319,7 +324,6 @@ def bench_topo_on(quick: bool, device: str) -> str | None:
 
     from benchmarks.reference import topo_wta as reference
     from plastic.backend import make_backend
-    from plastic.datasets import tapestry
     from plastic.errors import UserError
     from plastic.models import topo_wta
 
@@ -329,13 +333,7 @@ def bench_topo_on(quick: bool, device: str) -> str | None:
         print(f"topo_wta_gpu: skipped ({error})")
         return None
     xp = gpu.xp
-    frames = tapestry.load(
-        OmegaConf.merge(
-            OmegaConf.structured(tapestry.Config),
-            {"seed": 0, "digits_source": "sample", "n_frames": 20_000, "test_frames": 10},
-        )
-    ).train
-    frames = xp.asarray(frames, dtype=xp.float32)
+    frames = xp.asarray(tapestry_frames(20_000), dtype=xp.float32)
 
     sides = (20, 50) if quick else (20, 40, 50, 80, 100)
     n_steps, n_ref = len(frames), (2000 if quick else 5000)
