@@ -37,8 +37,9 @@ def test_fused_kernel_equals_the_cpu_loop_for_every_variant():
 
 
 def test_fused_kernel_compiles_for_an_h100():
-    # numba's CUDA compiler types and lowers the kernel (what the simulator cannot check); runs
-    # where numba-cuda and NVVM are installed (the gpu extra), with or without a GPU
+    # numba's CUDA compiler types and lowers the kernel (what the simulator cannot check), and
+    # where a CUDA toolkit is on hand ptxas and nvlink make a cubin of it; runs where NVVM is
+    # installed (the gpu extra, or a CUDA toolkit beside numba), with or without a GPU
     out = subprocess.run(
         [sys.executable, str(REPO / "tests" / "cuda_compiled_topo_wta.py")],
         capture_output=True,

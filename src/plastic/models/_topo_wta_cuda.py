@@ -126,6 +126,13 @@ def _competition(p, i, kx, ky, radius, strength, boundary, normalized):
 
 
 @cuda.jit(device=True)
+def _clip(x, low, high):
+    """min(max(x, low), high), written out: numba's built-in CUDA target cannot compile max."""
+    x = low if low > x else x
+    return high if high < x else x
+
+
+@cuda.jit(device=True)
 def _learn_column(
     weights_t, j, v_j, units, outputs, count, every_unit, clip_error, clip_weights, eps, xi
 ):
@@ -139,15 +146,15 @@ def _learn_column(
             r += weights_t[j, q if every_unit else units[q]] * o
     e = v_j - r
     if clip_error:
-        e = min(max(e, -1.0), 1.0)
+        e = _clip(e, -1.0, 1.0)
     for q in range(count):
         o = outputs[q]
         if o != 0.0:
             i = q if every_unit else units[q]
             w = weights_t[j, i]
-            w = w + xi * w * (o * e) / max(r, eps)
+            w = w + xi * w * (o * e) / (eps if eps > r else r)
             if clip_weights:
-                w = min(max(w, 0.0), 1.0)
+                w = _clip(w, 0.0, 1.0)
             weights_t[j, i] = w
 
 

@@ -267,11 +267,13 @@ def cowinner_distance(winners: np.ndarray, distance) -> float:
 def box_range(y, k, radius, boundary):
     """First and last+1 of a box range on an axis of length k (wrap: taken modulo k); plain
     Python, compiled here for the CPU and in _topo_wta_cuda for the GPU."""
-    if boundary == 0:  # the notebook's: ends at k - 1 (exclusive), dropping the last row
-        return max(0, y - radius), min(k - 1, y + radius + 1)
-    if boundary == 1:
-        return max(0, y - radius), min(k, y + radius + 1)
-    return y - radius, y + radius + 1  # wrap: taken modulo k
+    first, end = y - radius, y + radius + 1
+    if boundary == 2:  # wrap: taken modulo k
+        return first, end
+    # the notebook's (0) ends at k - 1 (exclusive), dropping the last row; clip (1) at k.
+    # Comparisons, not max/min: numba's built-in CUDA target cannot compile max of two ints
+    last = k - 1 if boundary == 0 else k
+    return (first if first > 0 else 0), (end if end < last else last)
 
 
 _box_range = numba.njit(cache=True)(box_range)
