@@ -184,3 +184,74 @@ def test_too_many_winners_for_the_gpu_kernel_is_one_line():
     cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"n_winners": 33})
     with pytest.raises(UserError, match="model.n_winners=33 .* at most 32"):
         topo_wta.Model(cfg, gpu, 16, np.random.default_rng(0))
+
+
+class HostKernel:
+    """Stands in for the fused kernel's launcher (its interface, the host loop's arithmetic),
+    with a `fault` to make it wrong: the checks of the GPU path around the kernel, without one
+    (the real kernel: test_topo_wta_kernel.py)."""
+
+    fault = None
+
+    def __init__(self, n_units, n_winners, xp):
+        self.n_winners = n_winners
+
+    def __call__(self, weights_t, inputs, ema, wins, rule_arguments):
+        assert weights_t.flags.c_contiguous and inputs.flags.c_contiguous  # as the kernel's
+        weights = np.ascontiguousarray(weights_t.T)
+        n, m = weights.shape
+        records = (np.zeros((0, m)), np.zeros((0, n)), np.zeros((0, self.n_winners), np.int64))
+        topo_wta.run_steps(
+            weights, inputs, ema, wins, *rule_arguments, True, self.n_winners, False,
+            *records, np.zeros((0, 2), np.int64),
+        )  # fmt: skip
+        weights_t[...] = weights.T
+        if self.fault is not None:
+            self.fault(weights_t, ema, wins)
+
+
+def gpu_and_cpu_models(monkeypatch, fault):
+    from plastic.backend import Backend
+    from plastic.models import _topo_wta_cuda
+
+    monkeypatch.setattr(HostKernel, "fault", staticmethod(fault) if fault else None)
+    monkeypatch.setattr(_topo_wta_cuda, "FusedSteps", HostKernel)
+    gpu = Backend("gpu", np, np.dtype("float64"), "a GPU, as the model sees it")
+    cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"kx": 6, "ky": 6})
+    return [topo_wta.Model(cfg, b, 36, np.random.default_rng(1)) for b in (gpu, CPU)]
+
+
+def test_the_gpu_path_checks_its_kernel_and_then_learns(monkeypatch):
+    gpu, cpu = gpu_and_cpu_models(monkeypatch, None)
+    frames = np.random.default_rng(0).random((30, 36))
+    for block in np.split(frames, 3):  # the check at the first launch changes nothing
+        gpu.learn(block)
+        cpu.learn(block)
+    for name, value in cpu.state_dict().items():
+        np.testing.assert_allclose(gpu.state_dict()[name], value, atol=1e-12, err_msg=name)
+
+
+def _miscount_a_win(weights_t, ema, wins):
+    wins[0] += 1.0
+
+
+def _nudge_a_weight(weights_t, ema, wins):
+    weights_t[3, 5] += 1e-6
+
+
+def _overflow(weights_t, ema, wins):
+    weights_t[...] = np.nan
+
+
+@pytest.mark.parametrize(
+    "fault, what",
+    [(_miscount_a_win, "wins"), (_nudge_a_weight, "weights"), (_overflow, "weights")],
+)
+def test_a_kernel_that_disagrees_with_the_cpu_loop_is_one_line(monkeypatch, fault, what):
+    from plastic.errors import UserError
+
+    gpu, _ = gpu_and_cpu_models(monkeypatch, fault)
+    start = gpu.weights.copy()
+    with pytest.raises(UserError, match=f"disagrees with the CPU loop .* first 8 steps \\({what}"):
+        gpu.learn(np.random.default_rng(0).random((20, 36)))
+    np.testing.assert_array_equal(gpu.weights, start)  # it learned nothing

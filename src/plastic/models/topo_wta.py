@@ -22,6 +22,7 @@ matrix-vector product plus O(N + n_w m), in one compiled loop over the whole blo
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ from plastic.models import Rule
 
 BOUNDARIES = ("reference", "clip", "wrap")
 MAX_WINNERS_ON_GPU = 32  # the fused kernel's per-thread candidate list (_topo_wta_cuda)
+CHECKED_STEPS = 8  # device=gpu: the kernel's first steps, checked against the host loop
+log = logging.getLogger("plastic")
 
 
 @dataclass
@@ -108,11 +111,7 @@ class Model(Rule):
         carry it across the inputs, and leave the model's state as it was."""
         cfg = self.cfg
         t, n = len(inputs), cfg.kx * cfg.ky
-        shape = t if record else 0
-        recon = np.zeros((shape, self.n_inputs))
-        outputs = np.zeros((shape, n))
-        winners = np.zeros((shape, cfg.n_winners), dtype=np.int64)
-        best_two = np.zeros((shape, 2), dtype=np.int64)
+        recon, outputs, winners, best_two = self._records(t if record else 0)
         if learn:  # device=cpu: the model's own arrays, changed in place
             weights, ema, wins = self.weights, self.ema_output, self.wins
         else:  # host copies (device=gpu too): what a look at the map must not change
@@ -142,22 +141,65 @@ class Model(Rule):
             weights_t = xp.ascontiguousarray(weights_t)
             self.weights = weights_t.T
         inputs = xp.ascontiguousarray(block, dtype=self.weights.dtype)
-        launch_args = (weights_t, inputs, self.ema_output, self.wins, self._rule_arguments)
-        if self._fused_steps is not None:
-            self._fused_steps(*launch_args)
-            return
-        try:  # the first launch compiles the kernel: a missing CUDA piece is said in one line
+        if self._fused_steps is None:
+            self._fused_steps = self._checked_launcher(inputs[:CHECKED_STEPS])
+        self._fused_steps(weights_t, inputs, self.ema_output, self.wins, self._rule_arguments)
+
+    def _checked_launcher(self, steps):
+        """The kernel's launcher, built and checked before it learns anything: from copies of
+        the state, in float64, its first `steps` must equal the host's compiled loop (to 1e-9,
+        the same winners), so that a kernel running wrong on some GPU cannot go unnoticed. A
+        missing CUDA piece (the first launch compiles) or a disagreement is one line."""
+        xp, to_host = self.backend.xp, self.backend.to_host
+        steps = np.ascontiguousarray(to_host(steps), dtype=np.float64)
+        weights, ema, wins = (  # host copies, C order (on the GPU W is stored transposed)
+            np.array(to_host(state), dtype=np.float64, order="C")
+            for state in (self.weights, self.ema_output, self.wins)
+        )
+        on_device = [xp.array(a, order="C") for a in (weights.T, ema, wins)]  # copies too
+        try:
             from plastic.models._topo_wta_cuda import FusedSteps
 
-            fused = FusedSteps(len(self.wins), self.cfg.n_winners, xp)
-            fused(*launch_args)
+            fused = FusedSteps(len(wins), self.cfg.n_winners, xp)
+            fused(on_device[0], xp.asarray(steps), *on_device[1:], self._rule_arguments)
         except Exception as error:
             cause = " ".join(str(error).split()) or type(error).__name__
             raise UserError(
                 f"model=topo_wta device=gpu could not run its fused CUDA kernel ({cause}); it "
                 "needs numba's CUDA target: pip install 'plastic[gpu]' (or run with device=cpu)"
             ) from None
-        self._fused_steps = fused
+        run_steps(
+            weights, steps, ema, wins, *self._rule_arguments, True, self.cfg.n_winners, False,
+            *self._records(0),
+        )  # fmt: skip
+        gaps = {
+            "weights": np.abs(to_host(on_device[0]).T - weights).max(),
+            "ema_output": np.abs(to_host(on_device[1]) - ema).max(),
+            "wins": np.abs(to_host(on_device[2]) - wins).max(),
+        }
+        worst = max(gaps, key=gaps.get)
+        if not gaps[worst] <= 1e-9:  # NaN too
+            raise UserError(
+                f"model=topo_wta device=gpu: the fused CUDA kernel disagrees with the CPU loop on "
+                f"this GPU over its first {len(steps)} steps ({worst} differ by "
+                f"{gaps[worst]:.1e}; allowed: 1e-9); run with device=cpu, and please report it"
+            )
+        log.info(
+            "topo_wta: the fused GPU kernel equals the CPU loop over its first %d steps "
+            "(largest difference %.1e)", len(steps), gaps[worst],
+        )  # fmt: skip
+        return fused
+
+    def _records(self, length):
+        """run_steps' per-step records (reconstruction, output sheet, winners, best two),
+        `length` steps long (0: not recorded)."""
+        n, k = self.cfg.kx * self.cfg.ky, self.cfg.n_winners
+        return (
+            np.zeros((length, self.n_inputs)),
+            np.zeros((length, n)),
+            np.zeros((length, k), dtype=np.int64),
+            np.zeros((length, 2), dtype=np.int64),
+        )
 
     @property
     def _rule_arguments(self):
