@@ -22,7 +22,8 @@ float64 run equals the CPU path to rounding and a float32 run to float32 toleran
 
 The same code runs under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), which is how the test
 suite checks it on machines without a GPU (tests/cuda_simulated_topo_wta.py teaches the
-simulator grids of several blocks).
+simulator grids of several blocks). On a GPU, each run checks it before it learns: its first
+steps against the host's compiled loop (topo_wta.Model._checked_launcher).
 """
 
 from __future__ import annotations
