@@ -36,7 +36,7 @@ from numba import config, cuda
 from numba.core.errors import NumbaPerformanceWarning
 
 from plastic.models.topo_wta import MAX_WINNERS_ON_GPU as MAX_WINNERS
-from plastic.models.topo_wta import box_range
+from plastic.models.topo_wta import box_range, box_scale
 
 THREADS = 256  # threads per block: a power of two, a multiple of 32
 TILE = 32  # units per tile of phase A (one per lane of a warp)
@@ -102,6 +102,7 @@ def _block_best(values, indices, k, red_values, red_indices, out_values, out_ind
 
 
 _box_range = cuda.jit(device=True)(box_range)
+_box_scale = cuda.jit(device=True)(box_scale)
 
 
 @cuda.jit(device=True)
@@ -119,11 +120,7 @@ def _competition(p, i, kx, ky, radius, strength, boundary, normalized):
     inside = y0 <= y < y1 and x0 <= x < x1
     if inside:
         s -= p[i]
-    scale = strength
-    if normalized:
-        count = (y1 - y0) * (x1 - x0) - (1 if inside else 0)
-        scale = strength / math.sqrt(count) if count > 0 else 0.0
-    return p[i] + scale * s
+    return p[i] + _box_scale(strength, normalized, y0, y1, x0, x1, inside) * s
 
 
 @cuda.jit(device=True)

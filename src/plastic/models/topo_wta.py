@@ -318,7 +318,18 @@ def box_range(y, k, radius, boundary):
     return (first if first > 0 else 0), (end if end < last else last)
 
 
+def box_scale(strength, normalized, y0, y1, x0, x1, inside):
+    """The value of L in the box y0..y1 x x0..x1 (without its centre when `inside`): `strength`,
+    or with `normalized` strength over the L2 norm of the row of ones (sqrt of its count);
+    plain Python, compiled like box_range."""
+    if not normalized:
+        return strength
+    count = (y1 - y0) * (x1 - x0) - (1 if inside else 0)
+    return strength / math.sqrt(count) if count > 0 else 0.0
+
+
 _box_range = numba.njit(cache=True)(box_range)
+_box_scale = numba.njit(cache=True)(box_scale)
 
 
 @numba.njit(cache=True)
@@ -353,11 +364,7 @@ def lateral_excitation(p, out, kx, ky, radius, strength, boundary, normalized, r
             inside = inside_y and x0 <= x < x1
             if inside:
                 s -= p[i]
-            scale = strength
-            if normalized:
-                count = (y1 - y0) * (x1 - x0) - (1 if inside else 0)
-                scale = strength / math.sqrt(count) if count > 0 else 0.0
-            out[i] = scale * s
+            out[i] = _box_scale(strength, normalized, y0, y1, x0, x1, inside) * s
 
 
 @numba.njit(cache=True)
