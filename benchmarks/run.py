@@ -73,7 +73,7 @@ def bench_oja(quick: bool) -> str:
     from benchmarks.reference.oja import simulate
     from plastic.backend import make_backend
     from plastic.datasets.bars import make_bars
-    from plastic.models.oja import Config, Model
+    from plastic.models.oja import Config, Oja
 
     n_ref, n_plastic = (40, 2000) if quick else (200, 10_000)
     images, _ = make_bars(n_plastic, 8, 0.125, np.random.default_rng(0))
@@ -81,7 +81,7 @@ def bench_oja(quick: bool) -> str:
     cfg = OmegaConf.structured(Config)
 
     def fresh():
-        return Model(cfg, backend, 64, np.random.default_rng(0))
+        return Oja(cfg, backend, 64, np.random.default_rng(0))
 
     start = fresh()
     ref_rate = best_rate(
@@ -180,19 +180,19 @@ def bench_minibatch(quick: bool) -> str:
     cases = [  # (label, module, overrides, reference loop)
         (
             "bcm, relu + Adam",
-            bcm,
+            bcm.BCM,
             {"activation": "relu", "optimizer": {"name": "adam"}},
             lambda w, plan: reference.bcm(data, w, plan, reference.Adam())[0],
         ),
         (
             "hopfield p 2, k 2, SGD",
-            hopfield,
+            hopfield.KrotovHopfield,
             {},
             lambda w, plan: reference.hopfield(data, w, plan, reference.SGD()),
         ),
         (
             "hopfield p 3, k 7 (Krotov)",
-            hopfield,
+            hopfield.KrotovHopfield,
             {"p": 3.0, "k": 7},
             lambda w, plan: reference.hopfield(data, w, plan, reference.SGD(), p=3.0, k=7),
         ),
@@ -210,11 +210,11 @@ def bench_minibatch(quick: bool) -> str:
                 OmegaConf.structured(module.Config),
                 {"n_units": n_units, "batch_size": batch, **overrides},
             )
-            start = module.Model(cfg, backend, 784, np.random.default_rng(0)).weights
+            start = module(cfg, backend, 784, np.random.default_rng(0)).weights
 
             def run_plastic(dtype="float64", cfg=cfg, module=module, plan=plan):
                 device = make_backend(OmegaConf.create({"name": "cpu", "dtype": dtype}), 0)
-                model = module.Model(cfg, device, 784, np.random.default_rng(0))
+                model = module(cfg, device, 784, np.random.default_rng(0))
                 x = data.astype(dtype)
                 for b in plan:
                     model.learn(x[b])
@@ -276,7 +276,7 @@ def bench_topo(quick: bool) -> str:
 
         def fresh(dtype="float64", cfg=cfg):
             device = make_backend(OmegaConf.create({"name": "cpu", "dtype": dtype}), 0)
-            return topo_wta.Model(cfg, device, 400, np.random.default_rng(0))
+            return topo_wta.TopoWTA(cfg, device, 400, np.random.default_rng(0))
 
         start = fresh().weights
         ref_rate = best_rate(
@@ -346,7 +346,7 @@ def bench_topo_on(quick: bool, device: str) -> str | None:
         )
 
         def fresh(cfg=cfg):
-            return topo_wta.Model(cfg, gpu, 400, np.random.default_rng(0))
+            return topo_wta.TopoWTA(cfg, gpu, 400, np.random.default_rng(0))
 
         def started(fresh=fresh):  # its first block, which checks the kernel, outside the clock
             model = fresh()
@@ -434,9 +434,9 @@ def bench_devices(quick: bool, device: str) -> str | None:
     rng = np.random.default_rng(0)
     plan = [rng.choice(len(data), 1000, replace=False) for _ in range(n_batches)]
     minibatch_cases = [
-        ("bcm, relu + Adam", bcm, {"activation": "relu", "optimizer": {"name": "adam"}},
+        ("bcm, relu + Adam", bcm.BCM, {"activation": "relu", "optimizer": {"name": "adam"}},
          lambda w: reference.bcm(data, w, plan, reference.Adam())[0]),
-        ("hopfield p 2, k 2, SGD", hopfield, {},
+        ("hopfield p 2, k 2, SGD", hopfield.KrotovHopfield, {},
          lambda w: reference.hopfield(data, w, plan, reference.SGD())),
     ]  # fmt: skip
     for label, module, overrides, ref_loop in minibatch_cases:
@@ -446,12 +446,12 @@ def bench_devices(quick: bool, device: str) -> str | None:
         )
 
         def run(backend, module=module, cfg=cfg):
-            model = module.Model(cfg, backend, 784, np.random.default_rng(0))
+            model = module(cfg, backend, 784, np.random.default_rng(0))
             x = backend.asarray(data)
             batches = [backend.xp.asarray(batch) for batch in plan]
             return lambda: [model.learn(x[batch]) for batch in batches]
 
-        start = module.Model(cfg, cpu, 784, np.random.default_rng(0)).weights
+        start = module(cfg, cpu, 784, np.random.default_rng(0)).weights
         samples = n_batches * 1000
         ref_rate = best_rate(lambda start=start, ref_loop=ref_loop: ref_loop(start), samples, 2)
         rates = [
@@ -466,10 +466,10 @@ def bench_devices(quick: bool, device: str) -> str | None:
         cfg = OmegaConf.merge(OmegaConf.structured(force.Config), {"n_units": n})
 
         def run(backend, cfg=cfg, steps=steps):
-            model = force.Model(cfg, backend, 1, np.random.default_rng(0))
+            model = force.Force(cfg, backend, 1, np.random.default_rng(0))
             return lambda: model.learn(backend.xp.zeros((steps, 1), dtype=backend.dtype))
 
-        start = force.Model(cfg, cpu, 1, np.random.default_rng(0))
+        start = force.Force(cfg, cpu, 1, np.random.default_rng(0))
         begin = start.J, start.u, start.readout, start.x
         ref_rate = best_rate(
             lambda b=begin, k=steps: force_reference.simulate(*b, cosine, duration=float(k)),
@@ -513,7 +513,7 @@ def bench_force(quick: bool) -> str:
 
     def build(n):
         cfg = OmegaConf.merge(OmegaConf.structured(force.Config), {"n_units": n})
-        return force.Model(cfg, backend, 1, np.random.default_rng(0))
+        return force.Force(cfg, backend, 1, np.random.default_rng(0))
 
     def test_rmse(trace):
         return math.sqrt(
@@ -537,7 +537,7 @@ def bench_force(quick: bool) -> str:
             ref_rmse = f"{test_rmse(reference.simulate(*start, cosine)[0]):.3f}"
             model = build(n)
             model.learn(np.zeros((800, 1)))
-            plastic_rmse = f"{test_rmse(model.trace['z']):.3f}"
+            plastic_rmse = f"{test_rmse(model.trace()['z']):.3f}"
         rows.append(
             f"| {n:,} | {ref_rate:,.0f} | {ref_rmse} | {rate:,.0f} | {plastic_rmse} "
             f"| **{rate / ref_rate:.1f}x** |"
@@ -595,7 +595,7 @@ def bench_attractor(quick: bool) -> str:
     watched_cfg = OmegaConf.merge(cfg, {"diagnostics_every": 1})
 
     def plastic_run(k, settings=cfg):
-        attractor.Model(settings, backend, 64, np.random.default_rng(0)).learn(data.train[:k])
+        attractor.Attractor(settings, backend, 64, np.random.default_rng(0)).learn(data.train[:k])
 
     rows = []
     for label, watch, settings in (("off", False, cfg), ("on, every step", True, watched_cfg)):

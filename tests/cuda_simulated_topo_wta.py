@@ -112,16 +112,16 @@ def main() -> None:
         cfg = OmegaConf.merge(
             OmegaConf.structured(topo_wta.Config), {"kx": 9, "ky": 8, **overrides}
         )
-        models = [topo_wta.Model(cfg, b, n_inputs, np.random.default_rng(1)) for b in (CPU,)]
+        models = [topo_wta.TopoWTA(cfg, b, n_inputs, np.random.default_rng(1)) for b in (CPU,)]
         models[0].learn(inputs)
         # the GPU path in two launches, with a save and load of its state in between: first
         # the model's own grid (one block of 64 threads: 2 slices of the inputs per unit),
         # then 2 blocks of 32 threads, fewer threads than units and 3 tiles of units for
         # 2 blocks (one block takes two), which the blocks' lists must merge across
-        first = topo_wta.Model(cfg, SIMULATED_GPU, n_inputs, np.random.default_rng(1))
+        first = topo_wta.TopoWTA(cfg, SIMULATED_GPU, n_inputs, np.random.default_rng(1))
         half = n_steps // 2
         first.learn(inputs[:half])
-        second = topo_wta.Model(cfg, SIMULATED_GPU, n_inputs, np.random.default_rng(2))
+        second = topo_wta.TopoWTA(cfg, SIMULATED_GPU, n_inputs, np.random.default_rng(2))
         second.load_state_dict(first.state_dict())
         second._fused_steps = FusedSteps(cfg.kx * cfg.ky, cfg.n_winners, np, blocks=2, threads=32)
         second.learn(inputs[half:])

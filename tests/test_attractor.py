@@ -91,7 +91,7 @@ def test_diagnostics_on_leave_the_learning_unchanged_and_survive_a_resume():
     data = np.random.default_rng(4).normal(0, 1, (30, 64))
     settings = {"learning_rate": 0.01, "steps_per_pattern": 4}
     watched, plain = (
-        attractor.Model(
+        attractor.Attractor(
             OmegaConf.merge(OmegaConf.structured(attractor.Config), settings, extra),
             CPU,
             64,
@@ -100,7 +100,7 @@ def test_diagnostics_on_leave_the_learning_unchanged_and_survive_a_resume():
         for extra in ({"diagnostics_every": 5}, {})
     )
     watched.learn(data[:13])
-    resumed = attractor.Model(watched.cfg, CPU, 64, np.random.default_rng(0))
+    resumed = attractor.Attractor(watched.cfg, CPU, 64, np.random.default_rng(0))
     resumed.load_state_dict(watched.state_dict())
     resumed.learn(data[13:])
     plain.learn(data)
@@ -120,9 +120,9 @@ def test_the_seed_sequence_grows_asymmetric_couplings_that_replay_the_order():
         OmegaConf.structured(attractor.Config),
         {"beta": 1.0, "learning_rate": 0.001, "evidence": 20.0},
     )
-    model = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    model = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0))
     model.learn(data.train)
-    figures = model.evaluate(data)
+    figures = model.analyse(data).figures
     assert figures["asymmetry"] > 0.9
     assert figures["num_attractors"] == 3
     assert figures["sequence_order_score"] > 0.8
@@ -145,9 +145,9 @@ def test_the_paper_digits_network_retrieves_and_generalises():
         OmegaConf.structured(attractor.Config),
         {"beta": 0.1668, "learning_rate": 0.001, "evidence": 11.0, "steps_per_pattern": 10},
     )
-    trained = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    trained = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0))
     trained.learn(data.train)
-    figures = trained.evaluate(data)
+    figures = trained.analyse(data).figures
     # the paper: median Delta R^2 0.29 (retrieval), 0.07 (generalisation), 10 attractors,
     # a little asymmetry only: the symmetric part holds most of J
     assert 0.2 < figures["delta_r2_retrieval"] < 0.4
@@ -155,7 +155,7 @@ def test_the_paper_digits_network_retrieves_and_generalises():
     assert figures["num_attractors"] >= 7
     assert figures["asymmetry"] < 0.5
     # without couplings the same probes are not cleaned up at all
-    untrained = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    untrained = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0))
     assert untrained.delta_r2(np.zeros(64), data.patterns, sample=False) < 0
 
 
@@ -178,9 +178,9 @@ def test_the_array_path_equals_the_compiled_one(stochastic):
         {"learning_rate": 0.01, "steps_per_pattern": 3, "stochastic": stochastic,
          "diagnostics_every": 4},
     )  # fmt: skip
-    compiled = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    compiled = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0))
     compiled.learn(data)
-    plain = attractor.Model(cfg, CPU, 64, np.random.default_rng(0))
+    plain = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0))
     uniforms = plain.rng.random((36, 64))
     plain.array_steps(cfg.evidence * data, uniforms)
     np.testing.assert_allclose(plain.couplings, compiled.couplings, atol=1e-9)

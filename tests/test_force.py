@@ -17,7 +17,7 @@ CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
 
 def build(**overrides):
     cfg = OmegaConf.merge(OmegaConf.structured(force.Config), overrides)
-    return force.Model(cfg, CPU, 1, np.random.default_rng(0))
+    return force.Force(cfg, CPU, 1, np.random.default_rng(0))
 
 
 def test_rls_step_matches_hand_computation():
@@ -46,7 +46,7 @@ def test_reference_integrator_reproduces_the_seed_loop():
     start = model.J.copy(), model.u.copy(), model.readout.copy(), model.x.copy()
     want, readout = reference.simulate(*start, lambda t: math.cos(2 * math.pi * t / 50))
     model.learn(np.zeros((800, 1)))
-    got = np.array(model.trace["z"])
+    got = np.array(model.trace()["z"])
     assert np.abs(got - want).max() < 1e-6
     np.testing.assert_allclose(model.readout, readout, atol=1e-6)
     target = np.cos(2 * np.pi * np.arange(300, 800) / 50)
@@ -58,7 +58,7 @@ def test_reference_integrator_reproduces_the_seed_loop():
 def test_euler_updates_the_readout_every_k_steps():
     model = build(n_units=50, integrator="euler", dt=0.1, rls_every=2)
     model.learn(np.zeros((20, 1)))
-    changed = np.array(model.trace["dw"]) > 0
+    changed = np.array(model.trace()["dw"]) > 0
     assert changed[::2].all() and not changed[1::2].any()
 
 
@@ -67,14 +67,14 @@ def test_gain_sets_decay_or_chaos():
     for g in (0.5, 1.5):
         model = build(n_units=200, g=g, learn=False, dt=0.1)
         model.learn(np.zeros((500, 1)))
-        variance[g] = model.evaluate(None)["activity_variance"]
+        variance[g] = model.analyse(None).figures["activity_variance"]
     assert variance[0.5] < 1e-6 < 1e-2 < variance[1.5]
 
 
 def lyapunov(**overrides):
     model = build(n_units=200, learn=False, dt=0.1, **overrides)
     model.learn(np.zeros((500, 1)))
-    return model.evaluate(None)["lyapunov_exponent"]
+    return model.analyse(None).figures["lyapunov_exponent"]
 
 
 def test_lyapunov_exponent_sees_decay_chaos_and_a_drive_that_suppresses_it():
@@ -93,8 +93,8 @@ def test_lyapunov_estimate_survives_a_resume():
     second = build(n_units=50, learn=False, dt=0.1)
     second.load_state_dict(first.state_dict())
     second.learn(np.zeros((35, 1)))
-    assert second.evaluate(None)["lyapunov_exponent"] == pytest.approx(
-        whole.evaluate(None)["lyapunov_exponent"], rel=1e-6
+    assert second.analyse(None).figures["lyapunov_exponent"] == pytest.approx(
+        whole.analyse(None).figures["lyapunov_exponent"], rel=1e-6
     )
 
 
@@ -135,6 +135,6 @@ def test_the_array_namespace_step_equals_the_compiled_one(integrator):
     compiled, plain = build(**settings), build(**settings)
     compiled.learn(np.zeros((120, 1)))
     plain._steps(120)
-    np.testing.assert_allclose(compiled.trace["z"], plain.trace["z"], atol=1e-10)
+    np.testing.assert_allclose(compiled.trace()["z"], plain.trace()["z"], atol=1e-10)
     np.testing.assert_allclose(compiled.inverse_correlation, plain.inverse_correlation, atol=1e-10)
     np.testing.assert_allclose(compiled.x, plain.x, atol=1e-10)

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from plastic.backend import make_backend
 from plastic.datasets.bars import make_bars
-from plastic.models.oja import Config, Model
+from plastic.models.oja import Config, Oja
 
 pytestmark = pytest.mark.gpu
 
@@ -21,7 +21,7 @@ def test_oja_on_gpu_equals_cpu():
         backend = make_backend(
             OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
         )
-        model = Model(cfg, backend, 64, np.random.default_rng(1))
+        model = Oja(cfg, backend, 64, np.random.default_rng(1))
         model.learn(backend.asarray(images))
         results.append(model.state_dict())
     for name in ("feedforward", "lateral", "rates"):
@@ -43,9 +43,10 @@ def test_smoke_recipe_on_gpu(cli):
     ],
 )
 def test_minibatch_rules_on_gpu_equal_cpu(rule, overrides):
-    import importlib
 
-    module = importlib.import_module(f"plastic.models.{rule}")
+    from plastic import registry
+
+    module = registry.import_target(registry.offers(registry.RULES)[rule].target, rule)
     x = np.random.default_rng(0).random((400, 64))
     cfg = OmegaConf.merge(
         OmegaConf.structured(module.Config), {"n_units": 16, "batch_size": 100, **overrides}
@@ -55,7 +56,7 @@ def test_minibatch_rules_on_gpu_equal_cpu(rule, overrides):
         backend = make_backend(
             OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
         )
-        model = module.Model(cfg, backend, 64, np.random.default_rng(1))
+        model = module(cfg, backend, 64, np.random.default_rng(1))
         model.learn(backend.asarray(x))
         weights.append(backend.to_host(model.weights))
     np.testing.assert_allclose(weights[1], weights[0], atol=1e-9)
@@ -70,9 +71,9 @@ def test_force_on_gpu_equals_cpu():
         backend = make_backend(
             OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
         )
-        model = force.Model(cfg, backend, 1, np.random.default_rng(0))
+        model = force.Force(cfg, backend, 1, np.random.default_rng(0))
         model.learn(np.zeros((400, 1)))
-        traces.append(np.array(model.trace["z"]))
+        traces.append(np.array(model.trace()["z"]))
     np.testing.assert_allclose(traces[1], traces[0], atol=1e-8)
 
 
@@ -88,7 +89,7 @@ def test_attractor_on_gpu_equals_cpu():
         backend = make_backend(
             OmegaConf.create({"name": device, "dtype": "float64", "gpu_id": 0}), 0
         )
-        model = attractor.Model(cfg, backend, 64, np.random.default_rng(0))
+        model = attractor.Attractor(cfg, backend, 64, np.random.default_rng(0))
         model.learn(data)
         couplings.append(model.couplings)
     np.testing.assert_allclose(couplings[1], couplings[0], atol=1e-8)
@@ -109,7 +110,7 @@ def test_topo_wta_fused_kernel_equals_cpu(dtype, tolerance):
             backend = make_backend(
                 OmegaConf.create({"name": device, "dtype": dtype, "gpu_id": 0}), 0
             )
-            model = topo_wta.Model(cfg, backend, 64, np.random.default_rng(1))
+            model = topo_wta.TopoWTA(cfg, backend, 64, np.random.default_rng(1))
             for block in np.split(frames, 4):  # four launches, the state carried between them
                 model.learn(backend.asarray(block))
             pair.append(model.state_dict())

@@ -22,11 +22,11 @@ CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
 
 def build(module, n_inputs=3, **overrides):
     cfg = OmegaConf.merge(OmegaConf.structured(module.Config), overrides)
-    return module.Model(cfg, CPU, n_inputs, np.random.default_rng(0))
+    return module(cfg, CPU, n_inputs, np.random.default_rng(0))
 
 
 def test_bcm_update_matches_hand_computation():
-    model = build(bcm, n_units=2, activation="linear")
+    model = build(bcm.BCM, n_units=2, activation="linear")
     model.weights = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     x = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]])
     update, theta = model.update(x)
@@ -41,7 +41,7 @@ def test_bcm_interaction_matrix_is_the_inverse_of_the_lateral_one():
 
 
 def test_hopfield_update_matches_hand_computation():
-    model = build(hopfield, n_inputs=2, n_units=3, k=2, delta=0.4)
+    model = build(hopfield.KrotovHopfield, n_inputs=2, n_units=3, k=2, delta=0.4)
     model.weights = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     update, theta = model.update(np.array([[2.0, 1.0], [0.0, 3.0]]))
     # I = [[2, 0], [1, 3], [1.5, 1.5]]: winners 0 then 1, second-best 2 both times
@@ -52,7 +52,7 @@ def test_hopfield_update_matches_hand_computation():
 
 
 def test_hopfield_p3_uses_signed_square_weights():
-    model = build(hopfield, n_inputs=2, n_units=2, p=3.0, k=1)
+    model = build(hopfield.KrotovHopfield, n_inputs=2, n_units=2, p=3.0, k=1)
     model.weights = np.array([[-2.0, 1.0], [0.5, 0.5]])
     np.testing.assert_allclose(model.respond(np.array([[1.0, 1.0]])), [[-4.0 + 1.0, 0.5]])
 
@@ -126,7 +126,7 @@ def batches(n_samples, size, count, seed=0):
 def test_bcm_equals_the_library_loop(digit_data):
     x = digit_data.train
     model = build(
-        bcm,
+        bcm.BCM,
         n_inputs=64,
         n_units=8,
         batch_size=50,
@@ -144,7 +144,9 @@ def test_bcm_equals_the_library_loop(digit_data):
 
 def test_hopfield_equals_the_library_loop(digit_data):
     x = digit_data.train
-    model = build(hopfield, n_inputs=64, n_units=12, batch_size=50, p=3.0, k=3, delta=0.4)
+    model = build(
+        hopfield.KrotovHopfield, n_inputs=64, n_units=12, batch_size=50, p=3.0, k=3, delta=0.4
+    )
     start = model.weights.copy()
     plan = batches(len(x), 50, 12)
     for batch in plan:
@@ -184,8 +186,8 @@ def train(digit_data, module, run_dir, max_steps=None, resume=False, **overrides
 @pytest.mark.parametrize(
     "module, overrides",
     [
-        (bcm, {"activation": "relu", "optimizer": {"name": "adam"}}),
-        (hopfield, {"p": 3.0, "k": 3, "optimizer": {"name": "momentum"}}),
+        (bcm.BCM, {"activation": "relu", "optimizer": {"name": "adam"}}),
+        (hopfield.KrotovHopfield, {"p": 3.0, "k": 3, "optimizer": {"name": "momentum"}}),
     ],
 )
 def test_resume_mid_run_equals_an_uninterrupted_run(digit_data, tmp_path, module, overrides):
@@ -202,7 +204,7 @@ def test_resume_mid_run_equals_an_uninterrupted_run(digit_data, tmp_path, module
 
 
 def test_hopfield_weight_p_norms_approach_one(digit_data):
-    model = build(hopfield, n_inputs=64, n_units=16, batch_size=100, p=3.0, k=2)
+    model = build(hopfield.KrotovHopfield, n_inputs=64, n_units=16, batch_size=100, p=3.0, k=2)
     x = digit_data.train
     before = model.metrics()["pnorm_mean"]
     rng = np.random.default_rng(0)
@@ -219,7 +221,7 @@ def test_convergence_stops_early(digit_data, tmp_path):
     # a vanishing learning rate leaves theta as it is: once the running threshold has settled
     # (epoch 2 onwards), two equal epochs in a row stop the run long before its 20 epochs
     model = build(
-        bcm,
+        bcm.BCM,
         n_inputs=64,
         n_units=4,
         batch_size=100,
@@ -240,10 +242,16 @@ def test_probe_on_krotov_features_beats_raw_pixels_on_the_mnist_sample():
         OmegaConf.merge(OmegaConf.structured(mnist.Config), {"seed": 0, "source": "sample"})
     )
     model = build(
-        hopfield, n_inputs=784, n_units=800, batch_size=100, p=3.0, k=7, response="rectified"
+        hopfield.KrotovHopfield,
+        n_inputs=784,
+        n_units=800,
+        batch_size=100,
+        p=3.0,
+        k=7,
+        response="rectified",
     )
     rng = np.random.default_rng(1)
     for _ in range(10):
         model.learn(data.train[rng.permutation(len(data.train))])
-    metrics = Evaluator(data).final(model)
+    metrics, _ = Evaluator(data).final(model)
     assert metrics["probe_accuracy"] > metrics["probe_raw_pixels"] + 0.01, metrics

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 from benchmarks.reference.oja import simulate
 from plastic.backend import make_backend
 from plastic.datasets.bars import make_bars
-from plastic.models.oja import Config, Model, run_trials, run_trials_array
+from plastic.models.oja import Config, Oja, run_trials, run_trials_array
 
 
 def one_step(kernel, *arrays, **kw):
@@ -53,7 +53,7 @@ def test_rates_and_weights_are_clipped_at_zero(kernel):
 def build(dtype="float64", **overrides):
     backend = make_backend(OmegaConf.create({"name": "cpu", "dtype": dtype}), 0)
     cfg = OmegaConf.merge(OmegaConf.structured(Config), overrides)
-    return Model(cfg, backend, 64, np.random.default_rng(3))
+    return Oja(cfg, backend, 64, np.random.default_rng(3))
 
 
 def test_compiled_loop_equals_the_reference_transcription():

@@ -71,7 +71,8 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(cli):
     assert "diverged" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     run = cli.cwd / "boom"
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "diverged" and "NaN or infinite" in summary["reason"]
+    assert summary["status"] == "diverged"
+    assert "NaN or infinite" in summary["reason"] or "grew beyond" in summary["reason"]
     checkpoint = np.load(run / "checkpoint.npz")
     assert int(checkpoint["trainer/step"]) < summary["steps"]
     assert all(np.isfinite(checkpoint[k]).all() for k in checkpoint.files if k.startswith("model/"))

@@ -19,7 +19,7 @@ CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
 
 def build(n_inputs=36, **overrides):
     cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), overrides)
-    return topo_wta.Model(cfg, CPU, n_inputs, np.random.default_rng(1)), cfg
+    return topo_wta.TopoWTA(cfg, CPU, n_inputs, np.random.default_rng(1)), cfg
 
 
 VARIANTS = {
@@ -86,9 +86,10 @@ def test_no_n_by_n_array_at_10000_units():
         "be = make_backend(OmegaConf.create({'name': 'cpu', 'dtype': 'float64'}), 0);"
         "side = int(sys.argv[1]);"
         "cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {'kx': side, 'ky': side});"
-        "m = topo_wta.Model(cfg, be, 16, np.random.default_rng(0));"
+        "m = topo_wta.TopoWTA(cfg, be, 16, np.random.default_rng(0));"
         "m.learn(np.random.default_rng(1).random((50, 16)));"
-        "m.evaluate(type('D', (), {'test': np.random.default_rng(2).random((50, 16))})());"
+        "d = type('D', (), {'test': np.random.default_rng(2).random((50, 16))});"
+        "d.image_shape = (4, 4); m.analyse(d());"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
 
@@ -122,7 +123,7 @@ def test_topography_emerges_with_lateral_excitation(video):
     for strength in (0.0, 0.1):
         model, _ = build(n_inputs=400, kx=10, ky=10, strength=strength, boundary="clip")
         model.learn(video.train)
-        figures[strength] = model.evaluate(video)
+        figures[strength] = model.analyse(video).figures
     assert figures[0.1]["topographic_error"] < figures[0.0]["topographic_error"] - 0.05
     assert figures[0.1]["cowinner_distance"] < figures[0.0]["cowinner_distance"] / 1.5
     assert figures[0.1]["reconstruction_mse"] < 0.1 and figures[0.1]["units_used"] > 50
@@ -169,7 +170,7 @@ def test_looking_at_the_map_changes_nothing(video):
     model, _ = build(n_inputs=400, kx=6, ky=6, ema_rate=0.5)
     model.learn(video.train[:200])
     before = model.state_dict()
-    model.evaluate(video)
+    model.analyse(video)
     model.encode(video.test[:20])
     after = model.state_dict()
     for name in before:  # the held-out frames neither learn nor count as wins
@@ -183,7 +184,7 @@ def test_too_many_winners_for_the_gpu_kernel_is_one_line():
     gpu = Backend("gpu", np, np.dtype("float32"), "a GPU, as the model sees it")
     cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"n_winners": 33})
     with pytest.raises(UserError, match="model.n_winners=33 .* at most 32"):
-        topo_wta.Model(cfg, gpu, 16, np.random.default_rng(0))
+        topo_wta.TopoWTA(cfg, gpu, 16, np.random.default_rng(0))
 
 
 class HostKernel:
@@ -218,7 +219,7 @@ def gpu_and_cpu_models(monkeypatch, fault):
     monkeypatch.setattr(_topo_wta_cuda, "FusedSteps", HostKernel)
     gpu = Backend("gpu", np, np.dtype("float64"), "a GPU, as the model sees it")
     cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"kx": 6, "ky": 6})
-    return [topo_wta.Model(cfg, b, 36, np.random.default_rng(1)) for b in (gpu, CPU)]
+    return [topo_wta.TopoWTA(cfg, b, 36, np.random.default_rng(1)) for b in (gpu, CPU)]
 
 
 def test_the_gpu_path_checks_its_kernel_and_then_learns(monkeypatch):

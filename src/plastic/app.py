@@ -21,13 +21,14 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import plastic
-from plastic import artifacts, datasets, models, viz
+from plastic import artifacts, datasets, pictures, registry, views
 from plastic._paths import repo_dir
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
-from plastic.config import validate
+from plastic.config import rule_choice, validate
 from plastic.errors import PlasticError, RunDiverged, RunInterrupted, UserError
 from plastic.evaluate import Evaluator
+from plastic.pictures import curves, fields
 from plastic.trainer import Trainer
 
 log = logging.getLogger("plastic")
@@ -131,7 +132,7 @@ def task(cfg: DictConfig) -> float | None:
     summary = {
         "status": "failed",
         "reason": "",
-        "model": cfg.model.name,
+        "model": rule_choice(cfg),
         "dataset": cfg.dataset.name,
         "run_dir": str(run_dir),
         "started": _timestamp(started),
@@ -160,7 +161,7 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
     log.info(
         "plastic %s: %s on %s (%s samples of %s inputs, %s), %s, in %s",
         plastic.__version__,
-        cfg.model.name,
+        rule_choice(cfg),
         cfg.dataset.name,
         f"{dataset.n_train:,}",
         dataset.n_inputs,
@@ -170,7 +171,8 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
     )
 
     def build_model():  # the same seed builds the same initial network
-        return models.build(cfg.model, backend, dataset.n_inputs, np.random.default_rng(cfg.seed))
+        rng = np.random.default_rng(cfg.seed)
+        return registry.build_rule(cfg.model, backend, dataset.n_inputs, rng)
 
     model = build_model()
     evaluator = Evaluator(dataset, model.metric_names, cfg.seed)
@@ -194,15 +196,16 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
 
     outcome = trainer.fit()
 
+    analysis_views: list = []
     if outcome.status == "diverged":
         final = {}  # the state is not finite; the last good one is in checkpoint.npz
     else:
         artifacts.write_npz(run_dir / WEIGHTS, model.state_dict())
         if outcome.status == "completed":
-            final = evaluator.final(model, initial_model=build_model())
+            final, analysis_views = evaluator.final(model, initial_model=build_model())
         else:
             final = evaluator.record(model)
-    _write_pictures(cfg, run_dir, trainer, model, dataset)
+    _write_pictures(cfg, run_dir, trainer, model, dataset, analysis_views)
     summary.update(
         status=outcome.status,
         reason=outcome.reason,
@@ -228,43 +231,24 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
     return None
 
 
-def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset) -> None:
+def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset, analysis_views) -> None:
+    """metrics.csv, the fields' mosaic and GIF, the curves, and the rule's own views."""
     recorder = trainer.recorder
-    shape = getattr(model, "field_image_shape", dataset.image_shape)  # a readout has its own
     artifacts.write_csv(run_dir / METRICS, recorder.columns, recorder.rows)
-    if recorder.rows:
-        sheet = getattr(model, "sheet_shape", None)  # a map is drawn on its own grid
-        grid = (
-            sheet
-            if sheet and min(len(recorder.last_fields), cfg.viz.max_tiles) == (sheet[0] * sheet[1])
-            else None
-        )
-        frames = [
-            viz.fields_frame(fields, shape, cfg.viz.tile_pixels, f"step {step:,}", grid)
-            for step, fields in recorder.gif_frames()
-        ]
-        viz.write_gif(run_dir / "receptive_fields.gif", frames, cfg.viz.gif_fps)
-        fields = recorder.last_fields[: cfg.viz.max_tiles]
-        viz.plot_fields(
-            run_dir / "fields.png",
-            fields,
-            shape,
-            f"{cfg.model.name}: receptive fields at step {recorder.rows[-1]['step']:,}",
-            grid,
-        )
-        curves = [c for c in recorder.columns if c not in ("step", "epoch")]
-        if len(recorder.rows) > 1:
-            viz.plot_curves(run_dir / "curves.png", recorder.rows, curves)
-        if model.nonfinite_state() is None:  # a diverged state has nothing left to draw
-            model.extra_pictures(run_dir, dataset, cfg.viz)
-            panels = model.panels()
-            if panels:
-                viz.plot_state(
-                    run_dir / "state.png",
-                    panels,
-                    model.receptive_fields()[: cfg.viz.max_tiles],
-                    shape,
-                )
+    if not recorder.rows:
+        return
+    title = f"{rule_choice(cfg)}: receptive fields at step {recorder.rows[-1]['step']:,}"
+    layout = model.layout(dataset.image_shape)
+    fields.draw(run_dir, title, recorder.gif_frames(), recorder.last_fields, layout, cfg.viz)
+    names = [c for c in recorder.columns if c not in ("step", "epoch")]
+    if len(recorder.rows) > 1:
+        curves.draw(run_dir / "curves.png", recorder.rows, names)
+    for view in analysis_views:  # a completed run's analysis: the rule's own pictures
+        if isinstance(view, views.Table):
+            rows = [dict(zip(view.columns, r.tolist(), strict=True)) for r in view.rows]
+            artifacts.write_csv(run_dir / f"{view.name}.csv", list(view.columns), rows)
+        else:
+            pictures.draw(view, run_dir, cfg.viz)
 
 
 def _write_summary(run_dir: Path, summary: dict, started: float) -> None:

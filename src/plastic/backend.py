@@ -13,27 +13,43 @@ from plastic.errors import UserError
 
 @dataclass
 class Backend:
-    name: str  # "cpu" or "gpu"
+    name: str  # "cpu", "gpu", or "strict" (plastic.testing's stand-in for a GPU)
     xp: ModuleType  # numpy or cupy: the array namespace every model uses
     dtype: np.dtype
     description: str
 
     @property
-    def is_gpu(self) -> bool:
-        return self.name == "gpu"
+    def on_device(self) -> bool:
+        """Arrays live in a device namespace (cupy, or the strict stand-in): a rule takes its
+        array path there, and its compiled host loops only on device=cpu."""
+        return self.name != "cpu"
 
     def asarray(self, array: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(array, dtype=self.dtype if dtype is None else dtype)
 
     def to_host(self, array: Any) -> np.ndarray:
-        return array.get() if hasattr(array, "get") else np.asarray(array)
+        """A host copy, on every device (as CuPy's get): never a view of the live state, so
+        that a state_dict taken now does not change as the rule learns on."""
+        return array.get() if hasattr(array, "get") else np.array(array)
 
     def synchronize(self) -> None:
-        if self.is_gpu:
+        if self.name == "gpu":
             self.xp.cuda.get_current_stream().synchronize()
 
-    def all_finite(self, array: Any) -> bool:
-        return bool(self.xp.isfinite(array).all())
+    def largest_magnitude(self, array: Any) -> float:
+        """max |a| in one pass (NaN when the array holds one, 0 for an empty array), on the
+        side where the array is (a rule may keep some state on the host)."""
+        if array.size == 0:
+            return 0.0
+        xp = np if isinstance(array, np.ndarray | np.generic) else self.xp
+        return float(xp.abs(array).max())
+
+
+def strict_backend(dtype: str = "float64") -> Backend:
+    """The strict stand-in for a GPU (plastic.testing.strict): numpy behind CuPy's rules."""
+    from plastic.testing.strict import strict_namespace
+
+    return Backend("strict", strict_namespace(), np.dtype(dtype), "strict device stand-in")
 
 
 def make_backend(device: Any, seed: int) -> Backend:

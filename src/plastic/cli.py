@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
-    _error(f"unknown command {command!r}; the commands are: run, list (see plastic --help)")
+    _error(f"unknown command {command!r}; the commands are: run, report, list (see plastic --help)")
     return 2
 
 
@@ -65,7 +66,10 @@ def run_command(args: list[str]) -> int:
         from plastic.config import register_configs
 
         app.register_resolvers()
-        register_configs()
+        register_configs(config_dirs(args))
+        # a rule module in the folder plastic runs from imports, as with `python -m`
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         sys.argv = ["plastic run", *args]
         app.hydra_main()
     except PlasticError as error:
@@ -88,6 +92,17 @@ def run_command(args: list[str]) -> int:
             error.message = f"{error.message} ({run_dir})"
     codes = [_report(error, show_traces) for _, error in app.ENDED]
     return max(codes, default=0)
+
+
+def config_dirs(args: list[str]) -> tuple[Path, ...]:
+    """The folders given with --config-dir / -cd (Hydra's own flag)."""
+    found = []
+    for i, arg in enumerate(args):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            found.append(Path(args[i + 1]).expanduser())
+        elif arg.startswith("--config-dir="):
+            found.append(Path(arg.split("=", 1)[1]).expanduser())
+    return tuple(found)
 
 
 def _report_sweep(sweep_dir: Path) -> int:
@@ -208,9 +223,31 @@ def _unknown_key(cause) -> str:
 
     full_key = cause.full_key or cause.key
     section = full_key.rpartition(".")[0] or "the config"
-    keys = allowed_keys(cause.object_type)
+    keys = allowed_keys(cause.object_type) or _rule_keys(cause, full_key)
     allowed = f"; the keys of {section} are: {', '.join(keys)}" if keys else ""
     return f"{full_key} is not a setting{allowed}"
+
+
+def _rule_keys(cause, full_key: str) -> list[str]:
+    """The settings of the rule a model section names by _target_ (they are typed only once
+    the config is composed), for the keys of model.* or model.<section>.*."""
+    from plastic import registry
+    from plastic.config import allowed_keys
+
+    node = getattr(cause, "parent_node", None)
+    if not full_key.startswith("model.") or node is None:
+        return []
+    root = node._get_root() if hasattr(node, "_get_root") else node
+    try:
+        schema = registry.rule_class(root.model).Config
+    except Exception:
+        return []
+    for part in full_key.split(".")[1:-1]:  # model.optimizer.x: the optimizer's keys
+        nested = {f.name: f.default_factory for f in dataclasses.fields(schema)}.get(part)
+        if not isinstance(nested, type):
+            return []
+        schema = nested
+    return allowed_keys(schema)
 
 
 def _article(word: str) -> str:
@@ -251,34 +288,38 @@ def list_command() -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from plastic import datasets, models
+    from plastic import registry
     from plastic._paths import conf_dir, experiments_dir
     from plastic.config import describe_yaml
 
-    def doc(module_or_class) -> str:
-        return escape((module_or_class.__doc__ or "").strip().splitlines()[0])
+    def doc(offer) -> str:
+        try:
+            target = registry.import_target(offer.target, offer.name)
+        except Exception as error:  # a broken package is listed, not fatal
+            return escape(f"cannot be imported: {error}")
+        return escape((target.__doc__ or "").strip().splitlines()[0] if target.__doc__ else "")
 
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-    table.add_column("group")
-    table.add_column("name")
+    table.add_column("group", no_wrap=True)
+    table.add_column("name", no_wrap=True)
     table.add_column("description")
-    for name, module in models.modules().items():
-        table.add_row("model", name, doc(module.Model))
-    for name, module in datasets.modules().items():
-        table.add_row("dataset", name, doc(module))
+    table.add_column("from", no_wrap=True)
+    for group, entry_group in (("model", registry.RULES), ("dataset", registry.DATASETS)):
+        for name, offer in registry.offers(entry_group).items():
+            table.add_row(group, name, doc(offer), escape(offer.source))
     for path in sorted((conf_dir() / "device").glob("*.yaml")):
-        table.add_row("device", path.stem, escape(describe_yaml(path)))
+        table.add_row("device", path.stem, escape(describe_yaml(path)), "")
     root = experiments_dir()
     for path in sorted(root.rglob("*.yaml")):
         name = path.relative_to(root).with_suffix("").as_posix()
-        table.add_row("experiment", name, escape(describe_yaml(path)))
+        table.add_row("experiment", name, escape(describe_yaml(path)), "")
     for name, text in (
         ("joblib", "local processes, one per core (hydra/launcher=joblib)"),
         ("submitit_local", "local processes through submitit"),
         ("slurm", "a SLURM cluster: conf/hydra/launcher/slurm.yaml, to copy and edit"),
         ("optuna", "hyperparameter search (hydra/sweeper=optuna, optimize_metric=)"),
     ):
-        table.add_row("launcher" if name != "optuna" else "sweeper", name, text)
+        table.add_row("launcher" if name != "optuna" else "sweeper", name, text, "")
     Console().print(table)
     return 0
 

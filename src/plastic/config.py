@@ -76,21 +76,43 @@ class PlasticConfig:
 
 
 # ----------------------------------------------------------------------------- registration
-def register_configs() -> None:
-    """Put every schema and every recipe of experiments/ into Hydra's ConfigStore."""
+def register_configs(config_dirs: tuple[Path, ...] = ()) -> None:
+    """Put the schemas, the rules and datasets of every installed package (entry points), and
+    every recipe of experiments/ into Hydra's ConfigStore.
+
+    A rule or dataset offered by an entry point becomes `model=NAME` / `dataset=NAME` with the
+    defaults of its dataclass, unless a YAML of that name is in conf/ or in one of the
+    `config_dirs` (--config-dir): that YAML is the choice, as plastic's own conf/model/*.yaml
+    are (Hydra would otherwise merge the two).
+    """
     from hydra.core.config_store import ConfigStore
 
-    from plastic import datasets, models
-    from plastic._paths import experiments_dir
+    from plastic import registry
+    from plastic._paths import conf_dir, experiments_dir
+
+    def has_yaml(group: str, name: str) -> bool:
+        return any((d / group / f"{name}.yaml").exists() for d in (conf_dir(), *config_dirs))
 
     store = ConfigStore.instance()
     store.store(name="plastic_schema", node=PlasticConfig)
     store.store(group="schema/device", name="device", node=DeviceConfig)
     store.store(group="schema/trainer", name="trainer", node=TrainerConfig)
-    for name, module in models.modules().items():
-        store.store(group="schema/model", name=name, node=module.Config)
-    for name, module in datasets.modules().items():
-        store.store(group="schema/dataset", name=name, node=module.Config)
+    for name, offer in registry.offers(registry.RULES).items():
+        if has_yaml("model", name):
+            continue
+        try:
+            cls = registry.import_target(offer.target, "model")
+            store.store(group="model", name=name, node=registry.rule_defaults(cls, offer.dotted))
+        except Exception:  # a broken third-party package must not stop plastic: skip it
+            continue
+    for name, offer in registry.offers(registry.DATASETS).items():
+        try:
+            source = registry.import_target(offer.target, "dataset")
+            store.store(group="schema/dataset", name=name, node=source.Config)
+            if not has_yaml("dataset", name):
+                store.store(group="dataset", name=name, node=source.Config)
+        except Exception:
+            continue
     # Recipes live in experiments/ (not conf/) so that a user finds them at the top of the repo;
     # they enter Hydra as the `experiment` group (experiments/smoke/oja.yaml: experiment=smoke/oja).
     root = experiments_dir()
@@ -111,25 +133,90 @@ def describe_yaml(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- validation
-def validate(cfg: DictConfig) -> None:
-    """Check every value against its field's rules; raise UserError naming key, value, rule."""
+def validate(cfg: DictConfig) -> Any:
+    """Check every value against its field's rules; raise UserError naming key, value, rule.
+    Returns the rule's class (named by model._target_)."""
     known = allowed_keys(PlasticConfig)
     for key in cfg:
         if key not in known and key != "hydra":  # `+name=value` can add keys to the root
             raise UserError(f"{key} is not a setting; the top-level keys are: {', '.join(known)}")
     _check_node(cfg, "", PlasticConfig)  # the root also holds Hydra's own node: name the schema
-    from plastic import models
+    from plastic import registry
 
-    module = models.modules().get(cfg.model.name)
-    check = getattr(module, "check", None)
-    if check is not None:  # a rule's own cross-field checks (k <= n_units, ...)
-        check(cfg.model)
-    learns_from = getattr(module, "DATASETS", models.IMAGE_DATASETS)
-    if cfg.dataset.name not in learns_from:  # e.g. FORCE on images: it would run, meaning nothing
+    cls = registry.rule_class(cfg.model)
+    registry.rule_settings(cls, cfg.model)  # typed by the rule's dataclass, bounds, its checks
+    if dataset_kind(cfg.dataset.name) not in cls.learns_from:
+        # e.g. FORCE on images: it would run, meaning nothing
+        fitting = [
+            n for n in registry.offers(registry.DATASETS) if dataset_kind(n) in cls.learns_from
+        ]
         raise UserError(
-            f"dataset={cfg.dataset.name} is not allowed with model={cfg.model.name}: it learns "
-            f"from " + " or ".join(f"dataset={name}" for name in learns_from)
+            f"dataset={cfg.dataset.name} is not allowed with model={rule_choice(cfg)}: it "
+            f"learns from {' or '.join(cls.learns_from)}: "
+            + " or ".join(f"dataset={name}" for name in fitting)
         )
+    return cls
+
+
+def dataset_kind(name: str) -> str:
+    """What a dataset feeds (its module's KIND): images, timeline, patterns."""
+    from plastic import registry
+
+    return getattr(registry.dataset_source(name), "KIND", "images")
+
+
+def rule_choice(cfg: DictConfig) -> str:
+    """The rule's name as the user chose it (model=NAME), else its class's name."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get("model")
+        if choice:
+            return str(choice)
+    target = str(cfg.model.get("_target_", "model"))
+    return target.rpartition(".")[2].lower()
+
+
+def typed_section(schema: type, node: DictConfig, prefix: str) -> DictConfig:
+    """`node` typed by the dataclass `schema` and checked against its bounds: an unknown key,
+    a wrong type or a value out of bounds is a UserError naming `prefix.key`."""
+    from omegaconf.errors import ConfigKeyError, ValidationError
+
+    try:
+        typed = OmegaConf.merge(OmegaConf.structured(schema), node)
+    except ConfigKeyError as error:
+        key = f"{prefix}.{error.full_key or error.key}"
+        section = key.rpartition(".")[0]
+        keys = allowed_keys(_schema_at(schema, str(error.full_key or error.key)))
+        raise UserError(
+            f"{key} is not a setting; the keys of {section} are: {', '.join(keys)}"
+        ) from None
+    except ValidationError as error:
+        import re
+
+        wanted = re.search(r"converted to (\w+)", error.msg)
+        rule = f"must be {_article(wanted.group(1).lower())}" if wanted else error.msg
+        raise UserError(
+            f"{prefix}.{error.full_key or error.key}={error.value!r} is not allowed: "
+            f"{rule.strip().splitlines()[0]}"
+        ) from None
+    _check_node(typed, prefix + ".", schema)
+    return typed
+
+
+def _schema_at(schema: type, key: str) -> type:
+    """The dataclass that holds `key` (a.b.c: the type of a.b)."""
+    for part in key.split(".")[:-1]:
+        fields = {f.name: f.type for f in dataclasses.fields(schema)}
+        found = next(
+            (f.default_factory for f in dataclasses.fields(schema) if f.name == part), None
+        )
+        schema = found if isinstance(found, type) else fields.get(part, schema)
+    return schema
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
 def _check_node(node: DictConfig, prefix: str, schema: Any = None) -> None:

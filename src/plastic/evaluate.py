@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from plastic.datasets import Dataset
+from plastic.rule import FeatureLearner
 
 SELECTIVE_COSINE = 0.8  # a unit is selective for a bar when its best cosine reaches this
 DUPLICATE_COSINE = 0.95  # two fields this alike are near-duplicates
@@ -70,18 +71,22 @@ class Evaluator:
 
     def record(self, model) -> dict[str, float]:
         metrics = {}
-        if self.dataset.bar_templates is not None:
+        if self.dataset.bar_templates is not None and isinstance(model, FeatureLearner):
             metrics.update(bar_coverage(model.receptive_fields(), self.dataset.bar_templates))
         metrics.update(model.metrics())
         return metrics
 
-    def final(self, model, initial_model=None) -> dict[str, float]:
-        """The record's figures, near-duplicate fields and, on labelled data, the probes: on
-        the model's responses, on the raw pixels and on the untrained (initial) network."""
+    def final(self, model, initial_model=None) -> tuple[dict[str, float], list]:
+        """The record's figures, near-duplicate fields, the rule's own analysis and, for a
+        feature learner on labelled data, the probes: on the model's responses, on the raw
+        pixels and on the untrained (initial) network. Returns the figures and the views."""
         metrics = self.record(model)
-        metrics["duplicate_fields"] = float(duplicate_fields(model.receptive_fields()))
-        metrics.update(model.evaluate(self.dataset))
+        metrics["duplicate_fields"] = float(duplicate_fields(model.snapshot()))
+        analysis = model.analyse(self.dataset)
+        metrics.update(analysis.figures)
         d = self.dataset
+        if not isinstance(model, FeatureLearner):
+            return metrics, analysis.views
         if d.train_labels is not None and d.test is not None:
             x, y = d.train[:PROBE_MAX_TRAIN], d.train_labels[:PROBE_MAX_TRAIN]
 
@@ -92,4 +97,4 @@ class Evaluator:
             metrics["probe_raw_pixels"] = probe(lambda a: a)
             if initial_model is not None:
                 metrics["probe_random"] = probe(initial_model.encode)
-        return metrics
+        return metrics, analysis.views

@@ -166,7 +166,7 @@ class Trainer:
         # A minibatch rule learns from whole batches: an epoch is its whole batches (the rest
         # of the shuffled samples waits for the next epoch), and every block ends on a batch.
         self.unit = model.samples_per_update
-        model.check_data(dataset.n_train)
+        type(model).check(model.cfg, dataset)  # the rule's own checks, now with the data
         self.epoch_length = dataset.n_train // self.unit * self.unit
         total = self.epoch_length * self.cfg.epochs
         if self.cfg.max_steps is not None:
@@ -207,11 +207,14 @@ class Trainer:
         self.recorder.record(
             self.step,
             self.step / self.epoch_length,
-            self.model.receptive_fields(),
+            self.model.snapshot(),
             self.evaluator.record(self.model),
         )
 
-    def fit(self) -> Outcome:
+    def fit(self, stop: Any = None) -> Outcome:
+        """Learn until the end, a divergence, the rule's own stop, or a stop request: Ctrl-C
+        (or SIGTERM) by default, or any object whose `requested` turns true (plastic.testing
+        interrupts a run that way)."""
         cfg, n = self.cfg, self.epoch_length
         data = self.backend.asarray(self.dataset.train)  # the whole epoch stays on the device
         started = time.perf_counter()
@@ -226,7 +229,8 @@ class Trainer:
         def ended(outcome: str, reason: str = "") -> Outcome:
             return Outcome(outcome, reason, self.step, self.total, seconds())
 
-        with StopRequest() as stop, progress:
+        with StopRequest() as signals, progress:
+            stop = stop or signals
             try:
                 while self.step < self.total:
                     epoch, position = divmod(self.step, n)
@@ -248,10 +252,9 @@ class Trainer:
                     if broken:
                         return ended(
                             "diverged",
-                            f"'{broken}' became NaN or infinite by step "
-                            f"{self.step}; checkpoint.npz keeps step {last_good}",
+                            f"{broken} by step {self.step}; checkpoint.npz keeps step {last_good}",
                         )
-                    converged = self.step % n == 0 and self.model.end_epoch()
+                    converged = self.model.end_epoch() if self.step % n == 0 else None
                     if (
                         converged
                         or _crossed(before, self.step, cfg.record_every)
@@ -263,11 +266,7 @@ class Trainer:
                         last_good = self.step
                     progress.update(self.step)
                     if converged:
-                        return ended(
-                            "completed",
-                            f"converged after {self.step // n} epochs "
-                            f"(theta stable for {self.model.cfg.epochs_for_convergence})",
-                        )
+                        return ended("completed", converged)
                     if stop.requested and self.step < self.total:
                         self.save_checkpoint(seconds())
                         return ended(

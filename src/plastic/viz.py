@@ -1,4 +1,5 @@
-"""Pictures: receptive-field mosaics, their GIF, the metric curves and the final state (Agg)."""
+"""Drawing primitives that the picture modules (plastic.pictures) and reports share: tile
+mosaics, their colours, GIF and figure writing (matplotlib's Agg, no screen needed)."""
 
 from __future__ import annotations
 
@@ -105,47 +106,3 @@ def save_figure(fig, path: Path) -> Path:
     )
     plt.close(fig)
     return path
-
-
-def plot_fields(path: Path, fields: np.ndarray, image_shape, title: str, grid=None) -> Path:
-    image, signed = mosaic(fields, image_shape, grid)
-    inches = min(0.12, 12.0 / max(image.shape))  # 8x8 tiles stay large, MNIST mosaics fit
-    fig, ax = plt.subplots(figsize=(1 + inches * image.shape[1], 1 + inches * image.shape[0]))
-    ax.imshow(to_rgb(image, signed), interpolation="nearest")
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
-    return save_figure(fig, path)
-
-
-def plot_curves(path: Path, rows: list[dict[str, float]], names: list[str], x: str = "step"):
-    """One panel per recorded metric against the step."""
-    fig, axes = plt.subplots(
-        len(names), 1, figsize=(6, 1.9 * len(names)), sharex=True, squeeze=False
-    )
-    steps = [row[x] for row in rows]
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        ax.plot(steps, [row.get(name, np.nan) for row in rows], lw=1.4)
-        ax.set_ylabel(name, fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[-1, 0].set_xlabel(x)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_state(path: Path, panels: dict[str, np.ndarray], fields: np.ndarray, image_shape):
-    """The network after the last step: each named panel (input, activity) beside the fields."""
-    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3.2 * (len(panels) + 1), 3.2))
-    for ax, (name, vector) in zip(axes, panels.items(), strict=False):
-        shape = image_shape if vector.size == np.prod(image_shape) else grid_shape(vector.size)
-        padded = np.full(shape[0] * shape[1], np.nan)
-        padded[: vector.size] = vector
-        im = ax.imshow(padded.reshape(shape), cmap="viridis", interpolation="nearest")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-        ax.set_title(name)
-        ax.axis("off")
-    image, signed = mosaic(fields, image_shape)
-    axes[-1].imshow(to_rgb(image, signed), interpolation="nearest")
-    axes[-1].set_title("receptive fields")
-    axes[-1].axis("off")
-    fig.tight_layout()
-    return save_figure(fig, path)

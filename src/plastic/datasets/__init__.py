@@ -1,14 +1,12 @@
-"""Datasets: each module holds its `Config` schema and a `load(cfg) -> Dataset`."""
+"""Datasets: each module holds its `Config` schema, its `KIND` (what rules it feeds: images,
+timeline, patterns) and a `load(cfg) -> Dataset`; it registers through the `plastic.datasets`
+entry points (pyproject.toml), as a user's dataset would."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
-
-NAMES = ("digits", "bars", "mnist", "tapestry", "timeline", "fep_digits")
 
 
 @dataclass
@@ -32,12 +30,10 @@ class Dataset:
         return int(self.train.shape[0])
 
 
-def modules() -> dict[str, ModuleType]:
-    return {name: importlib.import_module(f"plastic.datasets.{name}") for name in NAMES}
-
-
 def load(cfg) -> Dataset:
-    return modules()[cfg.name].load(cfg)
+    from plastic import registry
+
+    return registry.dataset_source(cfg.name).load(cfg)
 
 
 def stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):

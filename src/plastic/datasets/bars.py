@@ -10,6 +10,9 @@ import numpy as np
 
 from plastic.config import DatasetConfig, setting
 from plastic.datasets import Dataset
+from plastic.rule import IMAGES
+
+KIND = IMAGES  # what it feeds (a rule's learns_from)
 
 
 @dataclass

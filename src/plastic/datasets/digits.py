@@ -4,6 +4,9 @@ from dataclasses import dataclass
 
 from plastic.config import DatasetConfig, setting
 from plastic.datasets import Dataset, stratified_split
+from plastic.rule import IMAGES
+
+KIND = IMAGES  # what it feeds (a rule's learns_from)
 
 
 @dataclass

@@ -14,6 +14,9 @@ import numpy as np
 from plastic.config import DatasetConfig, setting
 from plastic.datasets import Dataset
 from plastic.errors import UserError
+from plastic.rule import PATTERNS
+
+KIND = PATTERNS  # what it feeds (a rule's learns_from)
 
 
 @dataclass

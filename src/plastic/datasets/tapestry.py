@@ -14,8 +14,12 @@ from omegaconf import OmegaConf
 
 from plastic.config import DatasetConfig, setting
 from plastic.datasets import Dataset
+from plastic.rule import IMAGES
 
 TILE = 28
+
+
+KIND = IMAGES  # what it feeds (a rule's learns_from)
 
 
 @dataclass

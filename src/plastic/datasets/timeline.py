@@ -9,6 +9,9 @@ import numpy as np
 
 from plastic.config import DatasetConfig, setting
 from plastic.datasets import Dataset
+from plastic.rule import TIMELINE
+
+KIND = TIMELINE  # what it feeds (a rule's learns_from)
 
 
 @dataclass

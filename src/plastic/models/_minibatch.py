@@ -17,8 +17,8 @@ import numpy as np
 
 from plastic.config import setting
 from plastic.errors import UserError
-from plastic.models import Rule
 from plastic.optim import Optimizer, OptimizerConfig
+from plastic.rule import FeatureLearner
 
 INITIALIZERS = (
     "normal",
@@ -35,7 +35,6 @@ INITIALIZERS = (
 
 @dataclass
 class MinibatchConfig:
-    name: str = "minibatch"
     n_units: int = setting(100, gt=0, help="K, the number of hidden units")
     batch_size: int = setting(1000, gt=0, help="samples per update")
     init: str = setting("normal", choices=INITIALIZERS)
@@ -85,7 +84,7 @@ def orthogonalized(xp, weights):
 STABLE_CHANGE = 0.01  # a unit whose weights moved less than 1 % over an epoch is stable
 
 
-class MinibatchRule(Rule):
+class MinibatchRule(FeatureLearner):
     """The shared loop; a rule implements `update(X) -> (dW, theta)` and `respond(X)`."""
 
     state_names = ("weights",)
@@ -107,11 +106,12 @@ class MinibatchRule(Rule):
     def samples_per_update(self) -> int:
         return self.cfg.batch_size
 
-    def check_data(self, n_train: int) -> None:
-        if self.cfg.batch_size > n_train:
+    @classmethod
+    def check(cls, cfg, data=None) -> None:
+        if data is not None and cfg.batch_size > data.n_train:
             raise UserError(
-                f"model.batch_size={self.cfg.batch_size} is not allowed: the "
-                f"dataset has {n_train} training samples"
+                f"model.batch_size={cfg.batch_size} is not allowed: the "
+                f"dataset has {data.n_train} training samples"
             )
 
     def learn(self, block):
@@ -124,8 +124,8 @@ class MinibatchRule(Rule):
             self.epoch_theta += theta
             self.epoch_batches += 1
 
-    def end_epoch(self) -> bool:
-        """After each epoch: record theta, stop once converged, else orthogonalise. True: stop."""
+    def end_epoch(self) -> str | None:
+        """After each epoch: record theta, stop once converged (why), else orthogonalise."""
         self.history.append(self.backend.to_host(self.epoch_theta / max(self.epoch_batches, 1)))
         self.epoch_theta[:] = 0.0
         self.epoch_batches = 0
@@ -138,11 +138,14 @@ class MinibatchRule(Rule):
         if self.cfg.epochs_for_convergence and len(self.history) == self.history.maxlen:
             last = self.history[-1]
             if all(np.allclose(h, last, atol=self.cfg.convergence_atol) for h in self.history):
-                return True
+                return (
+                    f"converged after {self.epochs_done} epochs (theta stable for "
+                    f"{self.cfg.epochs_for_convergence})"
+                )
         if self.cfg.orthogonalize:
             self.weights = orthogonalized(self.xp, self.weights)
         self.epoch_start = self.weights.copy()
-        return False
+        return None
 
     def metrics(self):
         return {"stable_units": self.stable_units}

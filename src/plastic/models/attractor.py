@@ -23,17 +23,17 @@ import numba
 import numpy as np
 
 from plastic.config import setting
-from plastic.models import Rule
 from plastic.models._compiled import dot
+from plastic.rule import PATTERNS, Analysis, DynamicalSystem
+from plastic.views import Matrices, Mosaic, Movie, Table, Traces
 
 CLIP = 500.0
 TINY = np.finfo(np.float64).tiny
-DATASETS = ("fep_digits",)  # what it learns from (config.validate refuses others)
+DIAGNOSTICS = ("step", "complexity", "accuracy", "vfe", "weight_change")
 
 
 @dataclass
 class Config:
-    name: str = "attractor"
     beta: float = setting(1.0, gt=0, help="inverse temperature")
     learning_rate: float = setting(0.001, ge=0, help="lambda (0: no learning)")
     evidence: float = setting(1.0, ge=0, help="patterns are clamped as evidence * pattern")
@@ -230,15 +230,19 @@ def diagnostics(couplings, state, bias):
     return {"complexity": complexity, "accuracy": accuracy, "vfe": complexity - accuracy}
 
 
-class Model(Rule):
+class Attractor(DynamicalSystem):
     """Free-energy attractor network: local learning of asymmetric couplings (Spisak & Friston)."""
 
+    Config = Config
+    learns_from = (PATTERNS,)
+    # couplings and state are kept on the host, where the analyses read them; on a device the
+    # steps run on copies there (device_state), and the host copies are refreshed per block
     state_names = ("couplings", "state")
     metric_names = ("vfe", "complexity", "accuracy", "asymmetry")
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
-        self.on_device = None  # device=gpu: (couplings, state) there, between blocks
+        self.device_state = None  # on a device: (couplings, state) there, between blocks
         self.couplings = np.zeros((n_inputs, n_inputs))
         self.state = np.zeros(n_inputs)
         self.bias = np.zeros(n_inputs)
@@ -250,10 +254,10 @@ class Model(Rule):
         """Each row clamped for steps_per_pattern steps, the whole block in one compiled call
         (the uniforms are drawn at once: the same stream as drawing them pattern by pattern)."""
         cfg = self.cfg
-        biases = cfg.evidence * np.asarray(block, dtype=np.float64)
+        biases = cfg.evidence * self.backend.to_host(block).astype(np.float64)
         uniforms = self.rng.random((len(biases) * cfg.steps_per_pattern, self.n_inputs))
         settings = (cfg.steps_per_pattern, cfg.beta, cfg.learning_rate, cfg.stochastic)
-        if self.backend.is_gpu:
+        if self.backend.on_device:
             self.array_steps(biases, uniforms)
         elif cfg.diagnostics_every:
             rows = np.empty((len(uniforms) // cfg.diagnostics_every + 1, 5))
@@ -272,9 +276,9 @@ class Model(Rule):
         networks: each step is a product J s and a rank-one update of J). The host copies of
         the couplings and the state, which the analyses read, are refreshed after the block."""
         cfg, xp, backend = self.cfg, self.xp, self.backend
-        if self.on_device is None:
-            self.on_device = backend.asarray(self.couplings), backend.asarray(self.state)
-        couplings, state = self.on_device
+        if self.device_state is None:
+            self.device_state = backend.asarray(self.couplings), backend.asarray(self.state)
+        couplings, state = self.device_state
         diagonal = xp.arange(self.n_inputs)
         for p, bias in enumerate(backend.asarray(biases)):
             for t in range(cfg.steps_per_pattern):
@@ -298,7 +302,7 @@ class Model(Rule):
                     self.watched.append(
                         np.array([count, complexity, accuracy, complexity - accuracy, change])
                     )
-        self.on_device = couplings, state
+        self.device_state = couplings, state
         self.couplings = backend.to_host(couplings).astype(np.float64)
         self.state = backend.to_host(state).astype(np.float64)
 
@@ -306,8 +310,40 @@ class Model(Rule):
         every = self.cfg.diagnostics_every
         return bool(every) and (self.steps + row + 1) % every == 0
 
-    def receptive_fields(self):
-        return self.couplings.copy()
+    def snapshot(self):
+        return self.couplings.copy()  # row i: the couplings into node i, drawn as an image
+
+    def state_dict(self):
+        state = {name: np.array(getattr(self, name)) for name in self.state_names}
+        state["bias"] = self.bias
+        state["steps"] = np.array(self.steps)
+        state["watched"] = np.array(self.watched, dtype=np.float64).reshape(-1, 5)
+        state["rng"] = np.frombuffer(repr(self.rng.bit_generator.state).encode(), dtype=np.uint8)
+        return state
+
+    def load_state_dict(self, state):
+        import ast
+
+        self.couplings = np.asarray(state["couplings"], dtype=np.float64)  # on the host
+        self.state = np.asarray(state["state"], dtype=np.float64)
+        self.device_state = None
+        self.bias = np.asarray(state["bias"])
+        self.steps = int(state["steps"])
+        self.watched = list(state["watched"])
+        self.rng.bit_generator.state = ast.literal_eval(bytes(state["rng"]).decode())
+
+    def trace(self):
+        """The per-step diagnostics (model.diagnostics_every): step, complexity, accuracy,
+        VFE and weight change, one row per watched step."""
+        rows = np.array(self.watched, dtype=np.float64).reshape(-1, len(DIAGNOSTICS))
+        return {name: rows[:, k] for k, name in enumerate(DIAGNOSTICS)}
+
+    def run(self, n_steps):
+        """Zero bias, no learning: stochastic steps from the present state (host copies),
+        drawn from a copy of the random generator (the state, rng included, stays as it is)."""
+        import copy
+
+        return {"state": self.free_run(n_steps, rng=copy.deepcopy(self.rng))}
 
     def metrics(self):
         return {
@@ -344,15 +380,16 @@ class Model(Rule):
             self.cfg.beta = beta
         return np.unique(np.round(ends, 2), axis=0)
 
-    def free_run(self, steps=100):
+    def free_run(self, steps=100, rng=None):
         """Zero bias, no learning, stochastic steps from the trained state: (steps, n)."""
+        rng = self.rng if rng is None else rng
         state, zero, frames = self.state.copy(), np.zeros(self.n_inputs), []
         for _ in range(steps):
             run_steps(
                 self.couplings,
                 state,
                 zero,
-                self.rng.random((1, self.n_inputs)),
+                rng.random((1, self.n_inputs)),
                 self.cfg.beta,
                 0.0,
                 True,
@@ -380,7 +417,7 @@ class Model(Rule):
             gains.append(round(_r2(response, clean), 3) - round(_r2(noisy, clean), 3))
         return float(np.median(gains))
 
-    def evaluate(self, dataset):
+    def analyse(self, dataset):
         patterns = (
             dataset.patterns if dataset.patterns is not None else np.unique(dataset.train, axis=0)
         )
@@ -390,8 +427,6 @@ class Model(Rule):
         best = np.argmax(np.array([[_corr(s, p) for p in patterns] for s in run]), axis=1)
         moves = [(a, b) for a, b in zip(best[:-1], best[1:], strict=True) if a != b]
         in_order = sum(b == (a + 1) % len(patterns) for a, b in moves)
-        self.last_free_run = run
-        self.last_attractors = found
         figures = {
             "asymmetry": asymmetry(self.couplings),
             "num_attractors": float(len(found)),
@@ -402,82 +437,41 @@ class Model(Rule):
         }
         if dataset.test is not None:
             figures["delta_r2_generalization"] = self.delta_r2(probe_state, dataset.test, True)
-        return figures
+        return Analysis(figures, self._views(dataset.image_shape, found, run))
 
-    def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
-        from plastic import viz
-
-        plt = viz.plt
+    def _views(self, image_shape, found, run):
+        """The per-step diagnostics (when watched), J and its two parts, the attractors, and
+        the free run."""
+        views = []
         if self.watched:  # model.diagnostics_every: the reference's per-step learning curves
-            from plastic.artifacts import write_csv
-
-            names = ["step", "complexity", "accuracy", "vfe", "weight_change"]
-            rows = np.array(self.watched)
-            write_csv(
-                run_dir / "diagnostics.csv",
-                names,
-                [dict(zip(names, r.tolist(), strict=True)) for r in rows],
-            )
-            fig, axes = plt.subplots(4, 1, figsize=(9, 8), sharex=True)
-            for ax, k in zip(axes, range(1, 5), strict=True):
-                ax.plot(rows[:, 0], rows[:, k], lw=0.6)
-                ax.set_ylabel(names[k])
-            if (rows[:, 4] > 0).all():
-                axes[3].set_yscale("log")
-            axes[3].set_xlabel("step")
-            fig.tight_layout()
-            viz.save_figure(fig, run_dir / "diagnostics.png")
-        J = self.couplings
-        parts = {
-            "J": J,
-            "symmetric (J + J^T) / 2": (J + J.T) / 2,
-            "antisymmetric (J - J^T) / 2": (J - J.T) / 2,
-        }
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-        for ax, (title, part) in zip(axes, parts.items(), strict=True):
-            top = np.abs(part).max() or 1.0
-            image = ax.imshow(part, cmap="bwr", vmin=-top, vmax=top)
-            fig.colorbar(image, ax=ax, fraction=0.046)
-            ax.set_title(f"{title}\nasymmetry {asymmetry(J):.3f}" if title == "J" else title)
-        fig.tight_layout()
-        viz.save_figure(fig, run_dir / "couplings.png")
-        found = getattr(self, "last_attractors", None)
-        if found is not None and len(found):
-            viz.plot_fields(
-                run_dir / "attractors.png",
-                found,
-                dataset.image_shape,
-                f"{len(found)} deterministic attractors of the symmetric part",
-            )
-        run = getattr(self, "last_free_run", None)
-        if run is not None:
-            frames = [
-                viz.fields_frame(
-                    s[None, :], dataset.image_shape, viz_cfg.tile_pixels * 2, f"free run {t}"
+            trace = self.trace()
+            views.append(Table("diagnostics", DIAGNOSTICS, np.array(self.watched)))
+            views.append(
+                Traces(
+                    "diagnostics",
+                    trace["step"],
+                    {name: trace[name] for name in DIAGNOSTICS[1:]},
+                    log_scale=("weight_change",) if (trace["weight_change"] > 0).all() else (),
+                    xlabel="step",
                 )
-                for t, s in enumerate(run)
-            ]
-            viz.write_gif(run_dir / "free_run.gif", frames, viz_cfg.gif_fps)
-
-    def state_dict(self):
-        state = super().state_dict()
-        state["bias"] = self.bias
-        state["steps"] = np.array(self.steps)
-        state["watched"] = np.array(self.watched, dtype=np.float64).reshape(-1, 5)
-        state["rng"] = np.frombuffer(repr(self.rng.bit_generator.state).encode(), dtype=np.uint8)
-        return state
-
-    def load_state_dict(self, state):
-        import ast
-
-        super().load_state_dict(state)
-        self.couplings = np.asarray(state["couplings"], dtype=np.float64)  # analyses: on the host
-        self.state = np.asarray(state["state"], dtype=np.float64)
-        self.on_device = None
-        self.bias = np.asarray(state["bias"])
-        self.steps = int(state["steps"])
-        self.watched = list(state["watched"])
-        self.rng.bit_generator.state = ast.literal_eval(bytes(state["rng"]).decode())
+            )
+        J = self.couplings
+        views.append(
+            Matrices(
+                "couplings",
+                {
+                    f"J\nasymmetry {asymmetry(J):.3f}": J,
+                    "symmetric (J + J^T) / 2": (J + J.T) / 2,
+                    "antisymmetric (J - J^T) / 2": (J - J.T) / 2,
+                },
+            )
+        )
+        if len(found):
+            title = f"{len(found)} deterministic attractors of the symmetric part"
+            views.append(Mosaic("attractors", found, tuple(image_shape), title))
+        frames = [[s.reshape(image_shape)] for s in run]
+        views.append(Movie("free_run", frames, height=16 * max(image_shape)))
+        return views
 
 
 def asymmetry(couplings) -> float:

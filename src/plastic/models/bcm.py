@@ -26,20 +26,15 @@ from plastic.models._minibatch import MinibatchConfig, MinibatchRule
 
 @dataclass
 class Config(MinibatchConfig):
-    name: str = "bcm"
     activation: str = setting("logistic", choices=ACTIVATION_NAMES)
     interaction_strength: float = setting(0.0, help="s: < 0 inhibits, > 0 excites")
     memory_factor: float = setting(0.5, ge=0, le=1, help="running threshold's memory")
 
 
-def check(cfg) -> None:
-    """What the field bounds cannot say: checked before the run starts."""
-    interaction_matrix(cfg.interaction_strength, cfg.n_units)
-
-
-class Model(MinibatchRule):
+class BCM(MinibatchRule):
     """BCM rule with a sliding threshold and lateral interaction (minibatch, any optimizer)."""
 
+    Config = Config
     metric_names = ("theta_mean", *MinibatchRule.metric_names)
 
     def __init__(self, cfg, backend, n_inputs, rng):
@@ -49,6 +44,11 @@ class Model(MinibatchRule):
         )
         self.activation = ACTIVATIONS[cfg.activation]
         self.theta = self.xp.zeros(cfg.n_units, dtype=backend.dtype)
+
+    @classmethod
+    def check(cls, cfg, data=None) -> None:
+        super().check(cfg, data)
+        check_interaction(cfg.interaction_strength, cfg.n_units)
 
     def respond(self, x):
         """Y^T = f(M W X^T)^T: (B x K). With s = 0, M = I is skipped (exactly the same)."""
@@ -77,16 +77,23 @@ class Model(MinibatchRule):
         self.theta = self.backend.asarray(state["theta"])
 
 
+def check_interaction(strength: float, n_units: int) -> None:
+    """Refuse a singular L (1 on the diagonal, -s off it) without building it: its eigenvalues
+    are 1 + s (n - 1 times) and 1 - s (n - 1)."""
+    smallest = min(abs(1.0 + strength), abs(1.0 - strength * (n_units - 1)))
+    if strength != 0.0 and smallest < 1e-9:
+        singular = 1.0 / (n_units - 1) if n_units > 1 else float("nan")
+        raise UserError(
+            f"model.interaction_strength={strength} is not allowed: the interaction "
+            f"matrix is singular (for {n_units} units avoid -1 and {singular:.4g})"
+        )
+
+
 def interaction_matrix(strength: float, n_units: int) -> np.ndarray:
     """M = L^-1 with L = 1 on the diagonal and -strength elsewhere (the identity for 0)."""
     if strength == 0.0:
         return np.eye(n_units)
+    check_interaction(strength, n_units)
     lateral = np.full((n_units, n_units), -strength)
     np.fill_diagonal(lateral, 1.0)
-    if abs(np.linalg.det(lateral)) < 1e-12 or not np.isfinite(np.linalg.det(lateral)):
-        singular = 1.0 / (n_units - 1) if n_units > 1 else float("nan")
-        raise UserError(
-            f"model.interaction_strength={strength} is not allowed: the interaction "
-            f"matrix is singular (for {n_units} units avoid {singular:.4g})"
-        )
     return np.linalg.inv(lateral)

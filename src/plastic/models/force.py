@@ -33,11 +33,11 @@ import numpy as np
 
 from plastic.config import setting
 from plastic.errors import UserError
-from plastic.models import Rule
 from plastic.models._compiled import dot
+from plastic.rule import Analysis, DynamicalSystem, Layout
+from plastic.views import Traces
 
 TARGETS = ("cosine", "sines", "triangle", "square", "file")
-DATASETS = ("timeline",)  # what it learns from (config.validate refuses others)
 SEPARATION = 1e-8  # of the twin trajectory: small enough to stay linear over one time unit
 
 
@@ -51,7 +51,6 @@ class TargetConfig:
 
 @dataclass
 class Config:
-    name: str = "force"
     n_units: int = setting(1000, gt=0)
     g: float = setting(1.5, ge=0, help="gain of the recurrent weights (1.5: chaotic)")
     feedback: bool = True
@@ -116,20 +115,21 @@ def read_target_file(path: str | None) -> np.ndarray:
     return values
 
 
-def check(cfg) -> None:
-    if cfg.target.kind == "file":
-        read_target_file(cfg.target.path)
-
-
-class Model(Rule):
+class Force(DynamicalSystem):
     """FORCE learning: a chaotic rate network whose fed-back readout is trained by RLS."""
 
+    Config = Config
     state_names = ("x", "readout", "inverse_correlation")
     metric_names = ("train_rmse", "test_rmse", "dw_norm", "readout_norm")
 
+    @classmethod
+    def check(cls, cfg, data=None) -> None:
+        if cfg.target.kind == "file":
+            read_target_file(cfg.target.path)
+
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
-        check(cfg)
+        self.check(self.cfg)
         n, xp = cfg.n_units, backend.xp
         # drawn on the host, in this order, so that every device starts from the same network
         self.J = backend.asarray(rng.normal(0.0, 1.0 / math.sqrt(n), (n, n)))
@@ -138,8 +138,7 @@ class Model(Rule):
         self.readout = backend.asarray(rng.uniform(-1 / math.sqrt(n), 1 / math.sqrt(n), n))
         self.inverse_correlation = xp.eye(n, dtype=backend.dtype) / cfg.alpha
         self.step = 0
-        self.trace = {"z": [], "f": [], "dw": [], "units": []}
-        self.field_image_shape = _near_square(n)
+        self.series = {"z": [], "f": [], "dw": [], "units": []}  # per step, on the host
         if not cfg.learn:  # drawn last: a run that learns draws exactly as before
             direction = rng.normal(size=n)
             self.twin = self.x + backend.asarray(SEPARATION * direction / np.linalg.norm(direction))
@@ -149,7 +148,7 @@ class Model(Rule):
     def learn(self, block):
         if not self.cfg.learn:
             return self._run_continuous(len(block))
-        if self.backend.is_gpu:
+        if self.backend.on_device:
             return self._steps(len(block))
         self._compiled_steps(len(block))
 
@@ -194,10 +193,10 @@ class Model(Rule):
         return targets, learning, drive
 
     def _extend(self, targets, z, dw, units) -> None:
-        self.trace["z"].extend(np.asarray(z, dtype=np.float64).tolist())
-        self.trace["f"].extend(targets.tolist())
-        self.trace["dw"].extend(np.asarray(dw, dtype=np.float64).tolist())
-        self.trace["units"].extend(np.asarray(self.backend.to_host(units), dtype=np.float64))
+        self.series["z"].extend(np.asarray(z, dtype=np.float64).tolist())
+        self.series["f"].extend(targets.tolist())
+        self.series["dw"].extend(np.asarray(dw, dtype=np.float64).tolist())
+        self.series["units"].extend(np.asarray(self.backend.to_host(units), dtype=np.float64))
         self.step += len(targets)
 
     def _compiled_steps(self, n_steps: int) -> None:
@@ -265,18 +264,18 @@ class Model(Rule):
         self.twin = self.backend.asarray(pair[n:])
 
     def _keep(self, z, f, dw, x=None):
-        self.trace["z"].append(z)
-        self.trace["f"].append(f)
-        self.trace["dw"].append(dw)
+        self.series["z"].append(z)
+        self.series["f"].append(f)
+        self.series["dw"].append(dw)
         x = self.backend.to_host(self.x) if x is None else x
-        self.trace["units"].append(np.array(x[: min(5, len(x))]))
+        self.series["units"].append(np.array(x[: min(5, len(x))]))
         if not self.cfg.learn:
-            self.trace.setdefault("x", []).append(np.asarray(x, dtype=np.float32))
+            self.series.setdefault("x", []).append(np.asarray(x, dtype=np.float32))
         self.step += 1
 
     # ------------------------------------------------------------------ figures
     def _phases(self):
-        z, f = np.array(self.trace["z"]), np.array(self.trace["f"])
+        z, f = np.array(self.series["z"]), np.array(self.series["f"])
         learning = np.arange(len(z)) * self.cfg.dt < self.cfg.train_until
         if not self.cfg.learn:
             learning[:] = False
@@ -288,7 +287,7 @@ class Model(Rule):
         def rmse(mask):
             return float(np.sqrt(np.mean((z[mask] - f[mask]) ** 2))) if mask.any() else float("nan")
 
-        dws = [d for d in self.trace["dw"] if d > 0]
+        dws = [d for d in self.series["dw"] if d > 0]
         return {
             "train_rmse": rmse(learning) if self.cfg.learn else float("nan"),
             "test_rmse": rmse(~learning),
@@ -296,66 +295,80 @@ class Model(Rule):
             "readout_norm": float(self.xp.linalg.norm(self.readout)),
         }
 
-    def evaluate(self, dataset):
+    def trace(self):
+        """Per step: the output z, the target f, |dw| (0 where RLS did not run), 5 units' x."""
+        return {
+            "time": np.arange(len(self.series["z"])) * self.cfg.dt,
+            "z": np.array(self.series["z"]),
+            "f": np.array(self.series["f"]),
+            "dw": np.array(self.series["dw"]),
+            "units": np.array(self.series["units"]).reshape(-1, min(5, self.cfg.n_units)),
+        }
+
+    def run(self, n_steps):
+        """The network on its own, the present readout fed back and no RLS, from a copy of
+        x: the time and the output z of each step (the array path, on any device)."""
+        xp, cfg = self.xp, self.cfg
+        decay, x = math.exp(-cfg.dt), self.x.copy()
+        steps = self.step + np.arange(n_steps)
+        _, _, drive = self._schedule(n_steps)
+        z = xp.zeros(n_steps, dtype=self.backend.dtype)
+        for s in range(n_steps):
+            r = xp.tanh(x)
+            z[s] = self.readout @ r
+            total = cfg.g * (self.J @ r) + self.u * (z[s] * cfg.feedback + float(drive[s]))
+            x = (
+                x * decay + (1 - decay) * total
+                if cfg.integrator == "reference"
+                else (x + cfg.dt * (total - x))
+            )
+        return {"time": steps * cfg.dt, "z": self.backend.to_host(z)}
+
+    def analyse(self, dataset):
         figures = {"final_readout_norm": float(self.xp.linalg.norm(self.readout))}
-        if not self.cfg.learn and self.trace.get("x"):
-            history = np.array(self.trace["x"])
+        if not self.cfg.learn and self.series.get("x"):
+            history = np.array(self.series["x"])
             figures["activity_variance"] = float(history[len(history) // 2 :].var(axis=0).mean())
             records = np.array(self.log_growth).reshape(-1, 3)  # start time, span, log growth
             late = records[records[:, 0] >= self.step * self.cfg.dt / 2]
             if len(late):
                 figures["lyapunov_exponent"] = float(late[:, 2].sum() / late[:, 1].sum())
-        return figures
+        z, f, learning = self._phases()
+        trace = self.trace()
+        positive = trace["dw"] > 0
+        output = Traces(
+            "output",
+            trace["time"],
+            {
+                "target": f,
+                "output z": z,
+                "|dw|": np.where(positive, trace["dw"], np.nan),
+                "x of 5 units": trace["units"] + 2 * np.arange(trace["units"].shape[1]),
+            },
+            overlay={"target": ["output z"]},
+            log_scale=("|dw|",) if positive.any() else (),
+            shaded_until=min(self.cfg.train_until, trace["time"][-1]) if learning.any() else None,
+            xlabel="time (learning shaded)",
+            animate=("target", "output z"),
+        )
+        return Analysis(figures, [output])
 
-    def receptive_fields(self):
+    def snapshot(self):
         return self.backend.to_host(self.readout)[None, :]
 
-    def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
-        from plastic import viz
-
-        plt = viz.plt
-        z, f, learning = self._phases()
-        times = np.arange(len(z)) * self.cfg.dt
-        fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
-        if learning.any():
-            for ax in axes:
-                ax.axvspan(0, min(self.cfg.train_until, times[-1]), color="0.92", lw=0)
-        axes[0].plot(times, f, color="0.4", lw=1.2, label="target")
-        axes[0].plot(times, z, color="C3", lw=1.0, label="output z")
-        axes[0].legend(loc="upper right", fontsize=8)
-        axes[0].set_ylabel("z")
-        dw = np.array(self.trace["dw"])
-        if (dw > 0).any():
-            axes[1].semilogy(times[dw > 0], dw[dw > 0], lw=0.8)
-        axes[1].set_ylabel("|dw|")
-        units = np.array(self.trace["units"])
-        axes[2].plot(times, units + 2 * np.arange(units.shape[1]), lw=0.8)
-        axes[2].set_ylabel("x of 5 units")
-        axes[2].set_xlabel("time (learning shaded)")
-        fig.tight_layout()
-        viz.save_figure(fig, run_dir / "output.png")
-        frames = []
-        for end in np.linspace(len(z) / 40, len(z), 40).astype(int):
-            fig, ax = plt.subplots(figsize=(6, 2.2), dpi=80)
-            ax.plot(times, f, color="0.6", lw=1)
-            ax.plot(times[:end], z[:end], color="C3", lw=1)
-            ax.set_xlim(times[0], times[-1])
-            ax.set_ylim(min(f.min(), -1.5), max(f.max(), 1.5))
-            fig.canvas.draw()
-            frames.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
-            plt.close(fig)
-        viz.write_gif(run_dir / "output.gif", frames, viz_cfg.gif_fps)
+    def layout(self, image_shape):
+        return Layout(_near_square(self.cfg.n_units))  # the readout drawn as one tile
 
     # ------------------------------------------------------------------ state
     def state_dict(self):
         state = super().state_dict()
         state["step"] = np.array(self.step)
         for key in ("z", "f", "dw"):
-            state[f"trace_{key}"] = np.array(self.trace[key], dtype=np.float64)
+            state[f"trace_{key}"] = np.array(self.series[key], dtype=np.float64)
         width = min(5, self.cfg.n_units)
-        state["trace_units"] = np.array(self.trace["units"]).reshape(-1, width)
+        state["trace_units"] = np.array(self.series["units"]).reshape(-1, width)
         if not self.cfg.learn:
-            state["trace_x"] = np.array(self.trace.get("x", [])).reshape(-1, self.cfg.n_units)
+            state["trace_x"] = np.array(self.series.get("x", [])).reshape(-1, self.cfg.n_units)
             state["twin"] = self.backend.to_host(self.twin)
             state["log_growth"] = np.array(self.log_growth, dtype=np.float64).reshape(-1, 3)
         return state
@@ -363,9 +376,9 @@ class Model(Rule):
     def load_state_dict(self, state):
         super().load_state_dict(state)
         self.step = int(state["step"])
-        self.trace = {key: list(state[f"trace_{key}"]) for key in ("z", "f", "dw", "units")}
+        self.series = {key: list(state[f"trace_{key}"]) for key in ("z", "f", "dw", "units")}
         if "trace_x" in state:
-            self.trace["x"] = list(state["trace_x"])
+            self.series["x"] = list(state["trace_x"])
         if "twin" in state:
             self.twin = self.backend.asarray(state["twin"])
             self.log_growth = [tuple(row) for row in state["log_growth"]]

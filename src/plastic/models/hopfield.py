@@ -25,7 +25,6 @@ from plastic.models._minibatch import MinibatchConfig, MinibatchRule
 
 @dataclass
 class Config(MinibatchConfig):
-    name: str = "hopfield"
     p: float = setting(2.0, ge=1, help="the Lebesgue norm the weights converge to")
     k: int = setting(2, ge=1, help="the k-th strongest unit is pushed away")
     delta: float = setting(0.4, ge=0, help="strength of the anti-Hebbian push")
@@ -37,16 +36,19 @@ class Config(MinibatchConfig):
     response_power: float = setting(1.0, gt=0, help="n of the rectified response (Krotov's n)")
 
 
-def check(cfg) -> None:
-    """What the field bounds cannot say: checked before the run starts."""
-    if cfg.k > cfg.n_units:
-        raise UserError(f"model.k={cfg.k} is not allowed: must be <= model.n_units ({cfg.n_units})")
-
-
-class Model(MinibatchRule):
+class KrotovHopfield(MinibatchRule):
     """Krotov-Hopfield competing hidden units (winner Hebbian, k-th anti-Hebbian)."""
 
+    Config = Config
     metric_names = ("pnorm_mean", "pnorm_std", "silent_units", *MinibatchRule.metric_names)
+
+    @classmethod
+    def check(cls, cfg, data=None) -> None:
+        super().check(cfg, data)
+        if cfg.k > cfg.n_units:
+            raise UserError(
+                f"model.k={cfg.k} is not allowed: must be <= model.n_units ({cfg.n_units})"
+            )
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
@@ -87,7 +89,7 @@ class Model(MinibatchRule):
             kth, weights=currents[kth, samples], minlength=n_units
         )
         update = -theta[:, None] * self.weights
-        if self.backend.is_gpu:  # on the GPU one dense product beats atomics
+        if self.backend.on_device:  # on the GPU one dense product beats atomics
             drive = xp.zeros_like(currents)
             drive[winner, samples] = 0.0 if k_is_1 else 1.0
             drive[kth, samples] = -self.cfg.delta
@@ -106,7 +108,7 @@ class Model(MinibatchRule):
     def _ranked(self, currents):
         """Row of the largest and of the k-th largest current, per sample (column)."""
         n, k = self.cfg.n_units, self.cfg.k
-        if self.backend.is_gpu:
+        if self.backend.on_device:
             order = self.xp.argsort(currents, axis=0)
             return order[-1], order[-k]
         # a partial sort (O(K) per sample) puts exactly those two ranks in place

@@ -23,14 +23,14 @@ import numba
 import numpy as np
 
 from plastic.config import setting
-from plastic.models import Rule
+from plastic.rule import Analysis, FeatureLearner
+from plastic.views import Panels
 
 MIN_WEIGHT = 0.0  # both projections are clipped at 0 (ANNarchy's min_w)
 
 
 @dataclass
 class Config:
-    name: str = "oja"
     n_units: int = setting(32, gt=0)
     tau: float = setting(10.0, gt=0, help="ms, time constant of the rates")
     tau_learning: float = setting(2000.0, gt=0, help="ms, time constant of both Oja rules")
@@ -43,9 +43,10 @@ class Config:
     lateral_init_max: float = setting(1.0, ge=0, help="v ~ U(0, this)")
 
 
-class Model(Rule):
+class Oja(FeatureLearner):
     """Oja's rule with lateral inhibition (ANNarchy's bar-learning tutorial)."""
 
+    Config = Config
     state_names = ("feedforward", "lateral", "rates")
 
     def __init__(self, cfg, backend, n_inputs, rng):
@@ -84,11 +85,13 @@ class Model(Rule):
     def receptive_fields(self):
         return self.backend.to_host(self.feedforward)
 
-    def panels(self):
-        return {
+    def analyse(self, dataset):
+        """The network after the last trial: its last input and rates beside the fields."""
+        vectors = {
             "input": self.backend.to_host(self.last_input),
             "activity": self.backend.to_host(self.rates),
         }
+        return Analysis(views=[Panels("state", vectors, self.receptive_fields())])
 
     def _run(self, images, rates, learn):
         """Run the trials in place; returns each trial's mean rates (n_images, n_units)."""
@@ -103,7 +106,7 @@ class Model(Rule):
             learn,
             learn and cfg.lateral_inhibition,
         )
-        if self.backend.is_gpu:
+        if self.backend.on_device:
             run_trials_array(self.xp, self.feedforward, self.lateral, rates, images, *args)
         else:
             run_trials(self.feedforward, self.lateral, rates, images, *args)

@@ -31,7 +31,8 @@ import numpy as np
 
 from plastic.config import setting
 from plastic.errors import UserError
-from plastic.models import Rule
+from plastic.rule import Analysis, FeatureLearner, Layout
+from plastic.views import Mosaic, Movie
 
 BOUNDARIES = ("reference", "clip", "wrap")
 MAX_WINNERS_ON_GPU = 32  # the fused kernel's per-thread candidate list (_topo_wta_cuda)
@@ -41,7 +42,6 @@ log = logging.getLogger("plastic")
 
 @dataclass
 class Config:
-    name: str = "topo_wta"
     kx: int = setting(20, gt=0, help="grid width")
     ky: int = setting(20, gt=0, help="grid height")
     n_winners: int = setting(5, gt=0)
@@ -63,35 +63,39 @@ class Config:
     init_high: float = setting(0.16, gt=0)
 
 
-def check(cfg) -> None:
-    n = cfg.kx * cfg.ky
-    if cfg.n_winners > n:
-        raise UserError(f"model.n_winners={cfg.n_winners} is not allowed: must be <= kx * ky ({n})")
-    if cfg.boundary == "wrap" and 2 * cfg.radius + 1 > min(cfg.kx, cfg.ky):
-        raise UserError(
-            f"model.radius={cfg.radius} is not allowed with boundary=wrap: the box "
-            f"(2 radius + 1) must fit in the grid ({min(cfg.kx, cfg.ky)})"
-        )
-    if cfg.init_high <= cfg.init_low:
-        raise UserError(f"model.init_high={cfg.init_high} is not allowed: must be > model.init_low")
-
-
-class Model(Rule):
+class TopoWTA(FeatureLearner):
     """Topographic multi-winner-take-all map (reconstruction learning, lateral excitation)."""
 
+    Config = Config
     state_names = ("weights", "ema_output", "wins")
     metric_names = ("units_used", "win_entropy")
 
+    @classmethod
+    def check(cls, cfg, data=None) -> None:
+        n = cfg.kx * cfg.ky
+        if cfg.n_winners > n:
+            raise UserError(
+                f"model.n_winners={cfg.n_winners} is not allowed: must be <= kx * ky ({n})"
+            )
+        if cfg.boundary == "wrap" and 2 * cfg.radius + 1 > min(cfg.kx, cfg.ky):
+            raise UserError(
+                f"model.radius={cfg.radius} is not allowed with boundary=wrap: the box "
+                f"(2 radius + 1) must fit in the grid ({min(cfg.kx, cfg.ky)})"
+            )
+        if cfg.init_high <= cfg.init_low:
+            raise UserError(
+                f"model.init_high={cfg.init_high} is not allowed: must be > model.init_low"
+            )
+
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
-        check(cfg)
-        if backend.is_gpu and cfg.n_winners > MAX_WINNERS_ON_GPU:
+        self.check(self.cfg)
+        if backend.name == "gpu" and cfg.n_winners > MAX_WINNERS_ON_GPU:
             raise UserError(
                 f"model.n_winners={cfg.n_winners} is not allowed with device=gpu: the fused "
                 f"kernel keeps at most {MAX_WINNERS_ON_GPU} winners (use device=cpu for more)"
             )
         n = cfg.kx * cfg.ky
-        self.sheet_shape = (cfg.ky, cfg.kx)
         self.weights = backend.asarray(rng.uniform(cfg.init_low, cfg.init_high, (n, n_inputs)))
         self.ema_output = backend.xp.zeros(n, dtype=backend.dtype)
         self.wins = backend.xp.zeros(n, dtype=backend.dtype)
@@ -99,39 +103,47 @@ class Model(Rule):
 
     # ------------------------------------------------------------------ the runner's face
     def learn(self, block):
-        if self.backend.is_gpu:
+        if self.backend.name == "gpu":
             self._learn_on_gpu(block)
+        elif self.backend.on_device:  # another device namespace: the host loop, explicit copies
+            to_host, asarray = self.backend.to_host, self.backend.asarray
+            host = [np.array(to_host(a)) for a in (self.weights, self.ema_output, self.wins)]
+            self._steps(*host, to_host(block), learn=True)
+            self.weights, self.ema_output, self.wins = (asarray(a) for a in host)
         else:
             self.run(block, learn=True)
+
+    def layout(self, image_shape):
+        return Layout(tuple(image_shape), grid=(self.cfg.ky, self.cfg.kx))  # the sheet
 
     def run(self, inputs, learn, record=False):
         """Steps over the rows of `inputs` on the host (the compiled loop); with record, returns
         per step the reconstruction, the output sheet, the winners and the two best units by
         drive. Without learning (evaluation, pictures) the steps start from a zero EMA output,
         carry it across the inputs, and leave the model's state as it was."""
-        cfg = self.cfg
-        t, n = len(inputs), cfg.kx * cfg.ky
-        recon, outputs, winners, best_two = self._records(t if record else 0)
+        n = self.cfg.kx * self.cfg.ky
         if learn:  # device=cpu: the model's own arrays, changed in place
             weights, ema, wins = self.weights, self.ema_output, self.wins
-        else:  # host copies (device=gpu too): what a look at the map must not change
+        else:  # host copies (on a device too): what a look at the map must not change
             weights = np.ascontiguousarray(self.backend.to_host(self.weights))
             ema, wins = np.zeros(n, dtype=weights.dtype), np.zeros(n)
+        return self._steps(weights, ema, wins, self.backend.to_host(inputs), learn, record)
+
+    def _steps(self, weights, ema, wins, inputs, learn, record=False):
+        """run_steps on host arrays, in place; returns its records (empty without record)."""
+        records = self._records(len(inputs) if record else 0)
         run_steps(
             weights,
-            np.ascontiguousarray(self.backend.to_host(inputs), dtype=weights.dtype),
+            np.ascontiguousarray(inputs, dtype=weights.dtype),
             ema,
             wins,
             *self._rule_arguments,
             learn,
-            cfg.n_winners,
+            self.cfg.n_winners,
             record,
-            recon,
-            outputs,
-            winners,
-            best_two,
+            *records,
         )
-        return recon, outputs, winners, best_two
+        return records
 
     def _learn_on_gpu(self, block):
         """The block's steps in one launch of the fused kernel (models/_topo_wta_cuda.py)."""
@@ -231,14 +243,17 @@ class Model(Rule):
     def metrics(self):
         return usage(self.backend.to_host(self.wins))
 
-    def evaluate(self, dataset) -> dict[str, float]:
-        """Held-out figures: reconstruction error, unit usage, topography."""
+    def analyse(self, dataset) -> Analysis:
+        """Held-out figures (reconstruction error, unit usage, topography), the activity movie
+        (input | output sheet | reconstruction) over the first 300 held-out frames, and 10
+        held-out inputs over their reconstructions. One replay of the held-out frames serves
+        all three: it starts from a zero EMA output and carries it on, as the movie needs."""
         if dataset.test is None:
-            return {}
-        x = np.asarray(dataset.test, dtype=self.weights.dtype)
-        recon, _, winners, best_two = self.run(x, learn=False, record=True)
-        held_out = usage(np.bincount(winners.ravel(), minlength=len(self.weights)))
-        return {
+            return Analysis()
+        x = np.asarray(dataset.test, dtype=self.backend.dtype)
+        recon, outputs, winners, best_two = self.run(x, learn=False, record=True)
+        held_out = usage(np.bincount(winners.ravel(), minlength=self.cfg.kx * self.cfg.ky))
+        figures = {
             "reconstruction_mse": float(((recon - x) ** 2).mean()),
             "units_used": held_out["units_used"],
             "win_entropy": held_out["win_entropy"],
@@ -247,34 +262,25 @@ class Model(Rule):
             ),
             "cowinner_distance": cowinner_distance(winners, self.grid_distance),
         }
-
-    def extra_pictures(self, run_dir, dataset, viz_cfg) -> None:
-        """The activity movie (input | output sheet | reconstruction) over 300 held-out frames,
-        and 10 held-out inputs over their reconstructions."""
-        from plastic import viz
-
-        if dataset.test is None:
-            return
-        x = np.asarray(dataset.test[:300], dtype=self.weights.dtype)
-        recon, outputs, _, _ = self.run(x, learn=False, record=True)  # carries the EMA
         h, w = dataset.image_shape
-        height = max(120, 4 * max(h, self.cfg.ky))
-        frames = [
-            viz.panel_row(
-                [x[t].reshape(h, w), outputs[t].reshape(self.sheet_shape), recon[t].reshape(h, w)],
-                height,
-            )
-            for t in range(len(x))
-        ]
-        viz.write_gif(run_dir / "activity.gif", frames, viz_cfg.gif_fps * 2)
-        pairs = np.concatenate([x[:10], recon[:10]]).reshape(20, h * w)
-        viz.plot_fields(
-            run_dir / "reconstructions.png",
-            pairs,
+        sheet = (self.cfg.ky, self.cfg.kx)
+        movie = Movie(
+            "activity",
+            [
+                [x[t].reshape(h, w), outputs[t].reshape(sheet), recon[t].reshape(h, w)]
+                for t in range(min(300, len(x)))
+            ],
+            height=max(120, 4 * max(h, self.cfg.ky)),
+            speed=2.0,
+        )
+        pairs = Mosaic(
+            "reconstructions",
+            np.concatenate([x[:10], recon[:10]]),
             (h, w),
             "held-out inputs (top) and their reconstructions (bottom)",
-            (2, 10),
+            (2, min(10, len(x))),
         )
+        return Analysis(figures, [movie, pairs])
 
     def grid_distance(self, a, b):
         """Chebyshev distance on the grid (on the torus with boundary=wrap)."""

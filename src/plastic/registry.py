@@ -1,0 +1,148 @@
+"""Where rules and datasets come from, built-in or not: one path for all.
+
+- A rule is a class (a `plastic.rule.Rule`). A config names it with Hydra's `_target_`
+  (conf/model/oja.yaml: `_target_: plastic.models.oja.Oja`), so a user's own
+  `--config-dir myconf model=myrule` works as a built-in does.
+- Installed packages offer rules and datasets through entry points, the groups `plastic.rules`
+  and `plastic.datasets` (plastic's own are declared in its pyproject.toml): `model=NAME` is then
+  available without a config folder, its defaults taken from the class's `Config` dataclass.
+
+The settings of a rule are typed and checked against that dataclass (`rule_settings`), so that a
+typo or a bad value in a stranger's rule gets the same one-line error as in a built-in one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from plastic.errors import UserError
+
+RULES = "plastic.rules"
+DATASETS = "plastic.datasets"
+TARGET = "_target_"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One entry point: its name, what it points to, and the distribution that declares it."""
+
+    name: str
+    target: str  # module:attribute, as the entry point writes it
+    source: str  # "plastic 0.2.0", "sanger-rule 0.1.0"
+
+    @property
+    def dotted(self) -> str:
+        """The same target as Hydra's _target_ writes it (module.attribute)."""
+        module, _, attribute = self.target.partition(":")
+        return f"{module}.{attribute}" if attribute else module
+
+
+@cache
+def offers(group: str) -> dict[str, Offer]:
+    """The entry points of a group, by name (the first distribution wins a clash)."""
+    found: dict[str, Offer] = {}
+    for point in entry_points(group=group):
+        dist = point.dist
+        source = f"{dist.name} {dist.version}" if dist is not None else "?"
+        found.setdefault(point.name, Offer(point.name, point.value, source))
+    return found
+
+
+def import_target(target: str, key: str) -> Any:
+    """The object that `module:attribute`, `module.attribute` or `module` names; UserError if
+    none."""
+    if ":" in target:
+        module_name, attribute = target.split(":", 1)
+    else:
+        module_name, attribute = target, ""
+    try:
+        return _resolve(module_name, attribute)
+    except ImportError as error:
+        raise UserError(
+            f"{key}={target!r} cannot be imported ({error}); a rule's module must be installed "
+            "or in the folder plastic runs from"
+        ) from None
+    except AttributeError as error:
+        raise UserError(f"{key}={target!r} names nothing there ({error})") from None
+
+
+def _resolve(dotted: str, attribute: str) -> Any:
+    """Import `dotted` and take `attribute` from it; without an attribute, the longest
+    importable prefix of the dotted name is the module and the rest its attributes."""
+    if attribute:
+        return getattr(importlib.import_module(dotted), attribute)
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        name = ".".join(parts[:cut])
+        try:
+            found = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:  # the module exists but needs a missing package: say so
+                raise
+            continue
+        for part in parts[cut:]:
+            found = getattr(found, part)
+        return found
+    raise ModuleNotFoundError(f"No module named {parts[0]!r}", name=parts[0])
+
+
+# ----------------------------------------------------------------------------- rules
+def rule_class(model_cfg: Any) -> type:
+    """The rule class that a model config names by `_target_`."""
+    from plastic.rule import Rule
+
+    target = model_cfg.get(TARGET) if isinstance(model_cfg, DictConfig | dict) else None
+    if not target:
+        raise UserError(
+            f"model has no {TARGET}: a model config names its rule class, e.g. "
+            f"{TARGET}: mypackage.MyRule (plastic list shows the rules)"
+        )
+    cls = import_target(str(target), f"model.{TARGET}")
+    if not (isinstance(cls, type) and issubclass(cls, Rule)):
+        raise UserError(f"model.{TARGET}={target!r} is not a plastic rule (a plastic.rule.Rule)")
+    if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
+        raise UserError(f"model.{TARGET}={target!r} declares no settings dataclass (Config)")
+    return cls
+
+
+def rule_settings(cls: type, model_cfg: Any) -> Any:
+    """The model config typed by the class's Config dataclass and checked against its bounds
+    (the keys other than _target_); UserError in one line for an unknown key or a bad value."""
+    from plastic.config import typed_section
+
+    node = OmegaConf.create(
+        {k: v for k, v in OmegaConf.to_container(model_cfg, resolve=True).items() if k != TARGET}
+    )
+    settings = typed_section(cls.Config, node, "model")
+    settings = OmegaConf.to_object(settings)
+    cls.check(settings, None)
+    return settings
+
+
+def rule_defaults(cls: type, target: str) -> dict:
+    """A model config for a rule from its class alone: _target_ and the dataclass's defaults."""
+    return {TARGET: target, **OmegaConf.to_container(OmegaConf.structured(cls.Config))}
+
+
+def build_rule(model_cfg: Any, backend: Any, n_inputs: int, rng: Any):
+    cls = rule_class(model_cfg)
+    return cls(rule_settings(cls, model_cfg), backend, n_inputs, rng)
+
+
+# ----------------------------------------------------------------------------- datasets
+def dataset_source(name: str) -> Any:
+    """The module (or object) with `Config`, `KIND` and `load(cfg)` behind dataset=NAME."""
+    offer = offers(DATASETS).get(name)
+    if offer is None:
+        raise UserError(
+            f"dataset.name={name!r} is not an installed dataset; choose one of: "
+            + ", ".join(offers(DATASETS))
+        )
+    return import_target(offer.target, "dataset")

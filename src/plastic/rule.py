@@ -1,0 +1,154 @@
+"""What a learning rule is to plastic: a class, in one file, that a stranger can write.
+
+Two families, as scikit-learn has estimators and transformers:
+
+- `FeatureLearner` (oja, bcm, hopfield, topo_wta): learns weights from samples; `encode`s inputs
+  into responses; its `receptive_fields` are drawn and probed against the untrained network.
+- `DynamicalSystem` (force, attractor): a network that runs in time; its `trace` holds named
+  time series, `run` continues the dynamics without learning, and its analyses are its own.
+
+Everything the runner needs of a rule is declared on the class (its settings' dataclass, the
+kinds of data it learns from, its state) or is a method here: the runner never probes for
+attributes. A rule computes and returns named arrays (figures, `plastic.views`); it never
+draws or writes a file: the run folder belongs to the runner.
+
+    class MyRule(FeatureLearner):
+        Config = MyConfig                  # a dataclass: the settings, defaults, bounds
+        state_names = ("weights",)         # what a checkpoint keeps (device arrays)
+        def __init__(self, cfg, backend, n_inputs, rng): ...
+        def learn(self, block): ...        # block: (n_samples, n_inputs) on the device
+        def encode(self, x): ...           # -> (n_samples, n_units) host array
+        def receptive_fields(self): ...    # -> (n_units, n_inputs) host array
+
+`plastic.testing.check_rule(MyRule)` checks that a rule keeps the promises the runner relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+IMAGES = "images"  # the dataset kinds (a dataset module's KIND)
+TIMELINE = "timeline"
+PATTERNS = "patterns"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the rows of `snapshot()` are drawn: each as a tile of `tile_shape`, on `grid`
+    (rows, columns) when the rule lives on a sheet, else on a near-square grid."""
+
+    tile_shape: tuple[int, int]
+    grid: tuple[int, int] | None = None
+
+
+@dataclass
+class Analysis:
+    """What a rule measures once, at the end of a completed run: figures (summary.json's
+    metrics) and views (named arrays that the runner draws or writes, `plastic.views`)."""
+
+    figures: dict[str, float] = field(default_factory=dict)
+    views: list[Any] = field(default_factory=list)
+
+
+class Rule:
+    """The face every rule shows the runner; subclass `FeatureLearner` or `DynamicalSystem`."""
+
+    Config: ClassVar[type]  # the settings' dataclass (config.setting gives bounds and help)
+    learns_from: ClassVar[tuple[str, ...]] = (IMAGES,)  # dataset kinds it can learn from
+    state_names: ClassVar[tuple[str, ...]] = ()  # arrays a checkpoint keeps, as attributes
+    metric_names: ClassVar[tuple[str, ...]] = ()  # what `metrics()` reports at every record
+    samples_per_update: int = 1  # a minibatch rule learns from whole batches only
+    # learn(a); learn(b) gives the state of learn(a + b) for splits on whole updates
+    splits_exactly: ClassVar[bool] = True
+    # the largest magnitude a state element may reach before the run counts as diverged
+    state_bound: ClassVar[float] = 1e12
+
+    def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
+        # a plain dataclass, not an OmegaConf node: its fields are read in the hot loop
+        self.cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
+        self.backend, self.xp, self.n_inputs = backend, backend.xp, n_inputs
+
+    # ------------------------------------------------------------------ declared checks
+    @classmethod
+    def check(cls, cfg: Any, data: Any = None) -> None:
+        """Raise UserError for settings that the field bounds cannot refuse (k <= n_units, ...).
+        Called before any work with data=None, and again with the loaded Dataset."""
+
+    # ------------------------------------------------------------------ learning
+    def learn(self, block: Any) -> None:
+        raise NotImplementedError
+
+    def end_epoch(self) -> str | None:
+        """Called after each pass over the data; a sentence (why) ends the run as completed."""
+        return None
+
+    # ------------------------------------------------------------------ what is recorded
+    def snapshot(self) -> np.ndarray:
+        """The host array (rows x columns) drawn at every record (the GIF) and whose relative
+        change is the `weight_change` column."""
+        raise NotImplementedError
+
+    def layout(self, image_shape: tuple[int, int]) -> Layout:
+        """How the rows of `snapshot()` are drawn, given the dataset's image shape."""
+        return Layout(tuple(image_shape))
+
+    def metrics(self) -> dict[str, float]:
+        """The rule's own figures at a record (a threshold, a norm): `metric_names`."""
+        return {}
+
+    def analyse(self, dataset: Any) -> Analysis:
+        """Figures and views measured once at the end of a completed run."""
+        return Analysis()
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {name: self.backend.to_host(getattr(self, name)) for name in self.state_names}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for name in self.state_names:
+            setattr(self, name, self.backend.asarray(state[name]))
+
+    def nonfinite_state(self) -> str | None:
+        """The first state array holding a NaN, an infinity or a value beyond `state_bound`
+        (as a sentence naming it), else None."""
+        for name in self.state_names:
+            largest = self.backend.largest_magnitude(getattr(self, name))  # NaN propagates
+            if not np.isfinite(largest):
+                return f"'{name}' became NaN or infinite"
+            if largest > self.state_bound:
+                return f"'{name}' grew beyond {self.state_bound:.0e} in magnitude"
+        return None
+
+
+class FeatureLearner(Rule):
+    """A rule that learns features of its inputs: responses (`encode`) and receptive fields."""
+
+    def encode(self, x: Any) -> np.ndarray:
+        """Responses (n_samples, n_units) to the host inputs x, without learning."""
+        raise NotImplementedError
+
+    def receptive_fields(self) -> np.ndarray:
+        """(n_units, n_inputs), host memory."""
+        raise NotImplementedError
+
+    def snapshot(self) -> np.ndarray:
+        return self.receptive_fields()
+
+
+class DynamicalSystem(Rule):
+    """A network that runs in time; a block is a stretch of time steps (or presentations)."""
+
+    learns_from: ClassVar[tuple[str, ...]] = (TIMELINE,)
+
+    def trace(self) -> dict[str, np.ndarray]:
+        """Named time series recorded so far (host arrays, one row per step)."""
+        return {}
+
+    def run(self, n_steps: int) -> dict[str, np.ndarray]:
+        """n_steps of the dynamics without learning, from a copy of the present state (which
+        stays as it is): named host arrays, one row per step."""
+        raise NotImplementedError

@@ -1,0 +1,32 @@
+"""Every rule, built-in or the worked example, passes plastic.testing's conformance kit."""
+
+import sys
+
+import pytest
+
+from plastic.testing import rule_checks
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "examples" / "own_rule"))  # the worked example's rule
+
+# small settings that keep each rule's checks to seconds
+RULES = {
+    "plastic.models.oja:Oja": {"n_units": 8, "steps_per_trial": 10},
+    "plastic.models.bcm:BCM": {"n_units": 6, "batch_size": 20, "orthogonalize": True},
+    "plastic.models.hopfield:KrotovHopfield": {"n_units": 6, "batch_size": 20, "k": 2},
+    "plastic.models.topo_wta:TopoWTA": {"kx": 4, "ky": 3, "n_winners": 2},
+    "plastic.models.force:Force": {"n_units": 40, "train_until": 50.0},
+    "plastic.models.attractor:Attractor": {"diagnostics_every": 10, "retrieval_trials": 4},
+    "sanger:Sanger": {"n_components": 4},
+}
+CHECKS = ("same_seed", "round_trip", "split", "resume", "divergence", "strict_device")
+DYNAMICAL = ("run_leaves_state",)
+
+
+@pytest.mark.parametrize("check", CHECKS + DYNAMICAL)
+@pytest.mark.parametrize("target", list(RULES), ids=lambda t: t.rpartition(":")[2])
+def test_rule_keeps_the_runners_promises(target, check):
+    checks = dict(rule_checks(target, RULES[target]))
+    if check not in checks:
+        pytest.skip(f"{check} is for dynamical systems")
+    checks[check]()
