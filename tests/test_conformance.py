@@ -30,3 +30,35 @@ def test_rule_keeps_the_runners_promises(target, check):
     if check not in checks:
         pytest.skip(f"{check} is for dynamical systems")
     checks[check]()
+
+
+def test_rules_compute_and_never_draw_or_write():
+    """No rule module imports the drawing or writing code, nor opens a file."""
+    import ast
+
+    forbidden = {"plastic.viz", "plastic.pictures", "plastic.artifacts", "matplotlib", "imageio"}
+    for path in sorted((REPO / "src" / "plastic" / "models").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                assert not any(name == f or name.startswith(f + ".") for f in forbidden), (
+                    f"{path.name} imports {name}"
+                )
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open":
+                raise AssertionError(f"{path.name} opens a file")
+            if isinstance(node, ast.Attribute) and node.attr in (
+                "write_text",
+                "write_bytes",
+                "savefig",
+            ):
+                raise AssertionError(f"{path.name} writes a file ({node.attr})")
+
+
+def test_the_runner_probes_no_rule_attribute():
+    source = (REPO / "src" / "plastic" / "app.py").read_text()
+    assert "getattr(model" not in source and "hasattr(model" not in source
