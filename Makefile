@@ -1,6 +1,6 @@
 # plastic — set-up, runs and checks. `make run` and `make test` each work alone on a fresh clone.
 PYTHON ?= python3
-EXPERIMENT ?= digits_oja
+EXPERIMENT ?= bars_oja
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -11,13 +11,14 @@ install: $(STAMP)
 
 # Re-install only when the package's metadata changes.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(PYTHON) -m venv $(VENV)
+	@echo "setting up $(VENV) (a minute, once)"
+	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: install  ## the default experiment: Oja's rule on scikit-learn's bundled digits
-	$(BIN)/plastic run experiment=$(EXPERIMENT) $(ARGS)
+run: install  ## the default experiment: the ANNarchy tutorial's Oja network learns the bars
+	@$(BIN)/plastic run experiment=$(EXPERIMENT) $(ARGS)
 
 smoke: install  ## every smoke recipe through the real console script
 	@set -e; for recipe in experiments/smoke/*.yaml; do \

@@ -92,6 +92,7 @@ def test_smoke_run_writes_a_complete_run_folder(cli):
     assert summary["status"] == "completed" and summary["steps"] == 300
     assert set(summary["metrics"]) == {
         "bar_coverage",
+        "bar_coverage_random",
         "selective_units",
         "mean_best_cosine",
         "duplicate_fields",
@@ -158,7 +159,19 @@ def test_two_runs_in_the_same_second_get_two_folders(tmp_path):
     assert first == base and second == base + "_2"
 
 
-def test_default_digits_run_reports_the_probe(cli):
+def test_a_bare_run_learns_the_bars_and_says_so(cli):
+    result = cli("run", "dataset.n_samples=3000")
+    assert result.returncode == 0, result.stderr
+    (run,) = list((cli.cwd / "outputs").glob("*/*_oja-bars"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["metrics"]["bar_coverage"] > summary["metrics"]["bar_coverage_random"] == 0
+    assert summary["verdict"].startswith("bar coverage ")
+    assert "/16 vs 0/16 untrained: better than the untrained network" in summary["verdict"]
+    assert f"verdict: {summary['verdict']}" in " ".join(result.stdout.split())
+    assert "plastic report" in result.stdout and "receptive_fields.gif" in result.stdout
+
+
+def test_digits_run_reports_the_probe(cli):
     result = cli("run", "experiment=digits_oja", "trainer.max_steps=300")
     assert result.returncode == 0, result.stderr
     (run,) = list((cli.cwd / "outputs").glob("*/*_oja-digits"))
@@ -167,3 +180,4 @@ def test_default_digits_run_reports_the_probe(cli):
     assert 0.1 < summary["metrics"]["probe_accuracy"] <= 1.0
     assert summary["metrics"]["probe_raw_pixels"] > 0.9
     assert 0.1 < summary["metrics"]["probe_random"] <= 1.0  # the untrained network, same seed
+    assert summary["verdict"].startswith("features ") and "untrained" in summary["verdict"]

@@ -29,7 +29,7 @@ CASES = {
     ),
     "a rule on data it cannot learn from": (
         ["model=force"],
-        ["dataset=digits", "model=force", "dataset=timeline"],
+        ["dataset=bars", "model=force", "dataset=timeline"],
     ),
     "an image rule on a time line": (
         ["model=oja", "dataset=timeline"],

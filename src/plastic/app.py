@@ -21,7 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import plastic
-from plastic import artifacts, datasets, pictures, registry, views
+from plastic import artifacts, datasets, pictures, registry, verdict, views
 from plastic._paths import repo_dir
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
@@ -215,6 +215,10 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         steps_per_second=outcome.step / max(outcome.train_seconds, 1e-9),
         train_seconds=outcome.train_seconds,
     )
+    bars = dataset.bar_templates
+    summary["verdict"] = verdict.judge(
+        cfg.verdict, final, outcome.status, len(bars) if bars is not None else None
+    )
     _write_summary(run_dir, summary, started)
     _print_table(summary, run_dir)
     if outcome.status == "diverged":
@@ -280,7 +284,18 @@ def _print_table(summary: dict, run_dir: Path) -> None:
     table.add_row("wall seconds", f"{summary['wall_seconds']:.1f}")
     console = Console()
     console.print(table)
+    if summary.get("verdict"):
+        good = any(w in summary["verdict"] for w in ("better than", "as the source", "beyond"))
+        bad = any(w in summary["verdict"] for w in ("worse", "below", "no better"))
+        colour = {(True, False): "green", (True, True): "yellow", (False, True): "red"}.get(
+            (good, bad), "default"
+        )
+        console.print(f"verdict: [{colour}]{summary['verdict']}[/{colour}]")
     console.print(f"run folder: [bold]{run_dir}[/bold]")
+    shown = sorted(p.name for p in run_dir.iterdir() if p.suffix in (".gif", ".png"))
+    if shown:
+        console.print(f"pictures: {', '.join(shown)}")
+        console.print(f"all on one page: [bold]plastic report {run_dir}[/bold]")
 
 
 def _timestamp(seconds: float) -> str:

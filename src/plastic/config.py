@@ -53,6 +53,21 @@ class VizConfig:
 
 
 @dataclass
+class VerdictConfig:
+    """What a run's verdict line judges (plastic.verdict); null metric: the data decides."""
+
+    metric: str | None = setting(None, help="the final metric that matters")
+    label: str | None = setting(None, help="its name in words (default: the metric's)")
+    control: str | None = setting(None, help="a final metric of the same run to compare with")
+    control_label: str = setting("untrained", help="the control's name in words")
+    reference_low: float | None = setting(None, help="the source's figure (or its range)")
+    reference_high: float | None = setting(None, help="the top of the source's range")
+    source: str | None = setting(None, help="whose figure the reference is")
+    higher_is_better: bool = True
+    out_of: float | None = setting(None, gt=0, help="shown as value/out_of")
+
+
+@dataclass
 class DatasetConfig:
     name: str = MISSING
     shuffle: bool = True
@@ -66,6 +81,7 @@ class PlasticConfig:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     viz: VizConfig = field(default_factory=VizConfig)
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
     seed: int = setting(0, ge=0)
     resume: str | None = setting(
         None, help="a run folder to continue (set by `plastic run resume=DIR`)"

@@ -87,6 +87,9 @@ class Evaluator:
         d = self.dataset
         if not isinstance(model, FeatureLearner):
             return metrics, analysis.views
+        if d.bar_templates is not None and initial_model is not None:  # the untrained control
+            untrained = bar_coverage(initial_model.receptive_fields(), d.bar_templates)
+            metrics["bar_coverage_random"] = untrained["bar_coverage"]
         if d.train_labels is not None and d.test is not None:
             x, y = d.train[:PROBE_MAX_TRAIN], d.train_labels[:PROBE_MAX_TRAIN]
 

@@ -1,0 +1,78 @@
+"""The verdict: one line, in words a newcomer reads, on whether a run learned what it should.
+
+A recipe names the final metric that matters and what to hold it against: the source's
+figure (`verdict.reference_low..reference_high`, whose: `verdict.source`) and/or a control
+measured in the same run (`verdict.control`, e.g. the untrained network's `probe_random`).
+Without a recipe's word, the data decides: bar coverage on the bars problem, the linear probe
+against the untrained network's on labelled data.
+
+    bar coverage 16/16 vs 0/16 untrained (ANNarchy's tutorial: 14-16): as the source
+    features 0.903 vs untrained 0.944: worse than the untrained network
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def judge(cfg: Any, final: dict[str, float], status: str, out_of: float | None = None) -> str:
+    """The verdict line for a run's final metrics (`cfg`: the verdict config section)."""
+    if status != "completed":
+        return f"no verdict: the run {status}"
+    metric, control, label = cfg.metric, cfg.control, cfg.label
+    if metric is None:  # the data decides
+        if "bar_coverage" in final:
+            metric, control, label = "bar_coverage", "bar_coverage_random", "bar coverage"
+        elif "probe_accuracy" in final:
+            metric, control, label = "probe_accuracy", "probe_random", "features"
+        else:
+            return "no verdict: this run names no metric to judge (set verdict.metric)"
+    if metric not in final:
+        return f"no verdict: verdict.metric={metric} is not a final metric of this run"
+    label = label or metric.replace("_", " ")
+    value = final[metric]
+    scale = cfg.out_of if cfg.out_of is not None else (out_of if metric == "bar_coverage" else None)
+    words = [f"{label} {_number(value, scale)}"]
+    judgements = []
+    if control and control in final:
+        words.append(f"vs {_number(final[control], scale)} {cfg.control_label}")
+        judgements.append(_against_control(value, final[control], cfg))
+    if cfg.reference_low is not None or cfg.reference_high is not None:
+        words.append(f"({cfg.source or 'the source'}: {_range(cfg)})")
+        judgements.append(_against_source(value, cfg))
+    return " ".join(words) + (": " + "; ".join(judgements) if judgements else "")
+
+
+def _against_control(value: float, control: float, cfg: Any) -> str:
+    better = value > control if cfg.higher_is_better else value < control
+    if value == control:
+        return f"no better than the {cfg.control_label} network"
+    return f"{'better' if better else 'worse'} than the {cfg.control_label} network"
+
+
+def _against_source(value: float, cfg: Any) -> str:
+    low, high = cfg.reference_low, cfg.reference_high
+    if cfg.higher_is_better:
+        if low is not None and value < low:
+            return f"below {cfg.source or 'the source'}"
+        return "as the source" if high is None or value <= high else "beyond the source"
+    if high is not None and value > high:
+        return f"worse than {cfg.source or 'the source'}"
+    return "as the source" if low is None or value >= low else "beyond the source"
+
+
+def _range(cfg: Any) -> str:
+    low, high = cfg.reference_low, cfg.reference_high
+    if low is not None and high is not None and low != high:
+        return f"{_number(low)}-{_number(high)}"
+    return _number(low if low is not None else high)
+
+
+def _number(value: float, out_of: float | None = None) -> str:
+    if out_of is not None:
+        return f"{value:g}/{out_of:g}"
+    if value != value:  # NaN
+        return "nan"
+    if float(value).is_integer() and abs(value) < 1e6:
+        return f"{int(value)}"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.4g}"
