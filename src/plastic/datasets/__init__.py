@@ -33,7 +33,44 @@ class Dataset:
 def load(cfg) -> Dataset:
     from plastic import registry
 
-    return registry.dataset_source(cfg.name).load(cfg)
+    source = registry.dataset_source(cfg.name)
+    dataset = source.load(cfg)
+    check(dataset, f"dataset={cfg.name}", getattr(source, "KIND", "images"))
+    return dataset
+
+
+def check(data: Dataset, where: str, kind: str = "images") -> None:
+    """Refuse, in one line naming the array, its shape and what is expected, data that no rule
+    can learn from: before any training, not after it."""
+    from plastic.errors import UserError
+
+    def refuse(what: str, array, expected: str):
+        shape = getattr(array, "shape", None)
+        raise UserError(f"{where}: {what} has shape {shape}; expected {expected}")
+
+    train = data.train
+    if not isinstance(train, np.ndarray) or train.ndim != 2 or 0 in train.shape:
+        refuse("the training data", train, "(n_samples, n_inputs), both > 0")
+    for name, array in (("the training data", train), ("the test data", data.test)):
+        if array is None:
+            continue
+        if not np.issubdtype(array.dtype, np.number):
+            raise UserError(f"{where}: {name} holds {array.dtype} values; expected numbers")
+        if not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise UserError(f"{where}: {name} holds {bad:,} NaN or infinite values")
+    h, w = data.image_shape
+    if kind == "images" and h * w != train.shape[1]:
+        refuse("the training data", train, f"(n_samples, {h * w}) for {h}x{w} images")
+    if data.test is not None and (data.test.ndim != 2 or data.test.shape[1] != train.shape[1]):
+        refuse("the test data", data.test, f"(n_samples, {train.shape[1]}), as the training data")
+    for name, labels, samples in (
+        ("the training labels", data.train_labels, train),
+        ("the test labels", data.test_labels, data.test),
+    ):
+        if labels is not None and (samples is None or np.shape(labels) != (len(samples),)):
+            n = "?" if samples is None else len(samples)
+            refuse(name, np.asarray(labels), f"({n},): one label per sample")
 
 
 def stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):

@@ -66,18 +66,35 @@ def load(cfg) -> Dataset:
         x_train, y_train = x_train[: cfg.n_train], y_train[: cfg.n_train]
     return Dataset(
         "mnist",
-        _scaled(x_train),
+        _scaled(x_train, "x_train", source),
         (28, 28),
         source,
-        y_train.astype(np.int64),
-        _scaled(x_test),
-        y_test.astype(np.int64),
+        _labels(y_train, "y_train", source),
+        _scaled(x_test, "x_test", source),
+        _labels(y_test, "y_test", source),
     )
 
 
-def _scaled(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), 784)
-    return x / 255.0 if x.max() > 1.0 else x
+def _scaled(x: np.ndarray, name: str, source: str) -> np.ndarray:
+    """(n, 784) floats in [0, 1]; images of another shape, none, or not numbers: UserError."""
+    x = np.asarray(x)
+    if x.ndim not in (2, 3) or len(x) == 0 or x[0].size != 784 or x.dtype.kind not in "uif":
+        raise UserError(
+            f"dataset=mnist ({source}): {name} has shape {x.shape} and dtype {x.dtype}; "
+            "expected (n, 28, 28) or (n, 784) numbers, n > 0"
+        )
+    x = x.astype(np.float64).reshape(len(x), 784)
+    return x / 255.0 if x.max() > 1.0 else x  # NaN: refused later, in datasets.check
+
+
+def _labels(y: np.ndarray, name: str, source: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "uif":
+        raise UserError(
+            f"dataset=mnist ({source}): {name} has shape {y.shape} and dtype {y.dtype}; "
+            "expected (n,) integer labels"
+        )
+    return y.astype(np.int64)
 
 
 def _from_openml(cfg):

@@ -102,11 +102,11 @@ def read_target_file(path: str | None) -> np.ndarray:
             with warnings.catch_warnings():  # an empty file is reported below, in one line
                 warnings.simplefilter("ignore")
                 values = np.loadtxt(file, delimiter=",", ndmin=1)
+        values = np.asarray(values, dtype=np.float64)  # strings and objects fail here too
     except Exception as error:
         raise UserError(
             f"model.target.path={path!r} cannot be read as {how} ({' '.join(str(error).split())})"
         ) from None
-    values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1 or len(values) == 0 or not np.isfinite(values).all():
         raise UserError(
             f"model.target.path={path!r} is not {how} of finite numbers "
@@ -126,6 +126,10 @@ class Force(DynamicalSystem):
     def check(cls, cfg, data=None) -> None:
         if cfg.target.kind == "file":
             read_target_file(cfg.target.path)
+
+    @classmethod
+    def state_bytes(cls, cfg, n_inputs, itemsize):
+        return 2 * cfg.n_units**2 * itemsize  # J and P, N x N each
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
