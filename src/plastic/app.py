@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import platform
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 import plastic
 from plastic import artifacts, datasets, pictures, registry, verdict, views
@@ -26,12 +30,13 @@ from plastic._paths import repo_dir
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
 from plastic.config import rule_choice, validate
-from plastic.errors import PlasticError, RunDiverged, RunInterrupted, UserError
+from plastic.errors import OutputFailed, PlasticError, RunDiverged, RunInterrupted, UserError
 from plastic.evaluate import Evaluator
 from plastic.pictures import curves, fields
 from plastic.trainer import Trainer
 
 log = logging.getLogger("plastic")
+LOCK = ".plastic.lock"  # held by the process that writes a run folder
 
 
 # ----------------------------------------------------------------------------- run folders
@@ -63,13 +68,24 @@ def register_resolvers() -> None:
 
 
 def run_status(folder: Path) -> str | None:
-    """The status a run folder's summary.json records, 'unfinished' for a checkpoint alone."""
+    """The status a run folder's summary.json records, 'unfinished' for a checkpoint alone,
+    'unreadable' for a summary that cannot be read (still a run: never overwritten)."""
     summary = folder / SUMMARY
     if summary.exists():
         import json
 
-        return json.loads(summary.read_text()).get("status", "unknown")
+        try:
+            status = json.loads(summary.read_text()).get("status", "unknown")
+        except (OSError, ValueError, AttributeError):
+            return "unreadable"
+        return status if isinstance(status, str) else "unreadable"
     return "unfinished" if (folder / CHECKPOINT).exists() else None
+
+
+def _unresolvable(error: Exception) -> str:
+    key = getattr(error, "full_key", None) or "a value"
+    message = " ".join(str(error).split("full_key")[0].split())
+    return f"{key} cannot be resolved: {message}"
 
 
 class ConfigRejected(BaseException):
@@ -93,13 +109,25 @@ class Guard(Callback):
             run_dir = Path(str(config.hydra.run.dir))
             status = run_status(run_dir)
             resuming = config.resume and Path(config.resume).resolve() == run_dir.resolve()
+            if run_dir_in_use(run_dir):
+                raise UserError(
+                    f"hydra.run.dir={str(run_dir)!r} is being written by another plastic "
+                    "process; wait for it to end, or choose another folder"
+                )
             if status is not None and not resuming:
                 raise UserError(
                     f"hydra.run.dir={str(run_dir)!r} already holds a run (status "
                     f"{status}); plastic never overwrites one: choose another folder"
                 )
+            if status is None and run_dir.is_dir() and any(run_dir.iterdir()):
+                raise UserError(
+                    f"hydra.run.dir={str(run_dir)!r} holds other files; plastic writes a run "
+                    "only into a new or empty folder, and never over what is there"
+                )
         except UserError as error:
             raise ConfigRejected(error) from None
+        except OmegaConfBaseException as error:  # an interpolation that cannot be resolved
+            raise ConfigRejected(UserError(_unresolvable(error))) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
@@ -115,6 +143,8 @@ class Guard(Callback):
                 )
         except UserError as error:
             raise ConfigRejected(error) from None
+        except OmegaConfBaseException as error:
+            raise ConfigRejected(UserError(_unresolvable(error))) from None
 
 
 # ----------------------------------------------------------------------------- one run
@@ -139,10 +169,33 @@ def task(cfg: DictConfig) -> float | None:
         "resumed_from": None,
     }
     try:
-        validate(cfg)  # again: each multirun job is composed anew
-        return _run(cfg, run_dir, multirun, started, summary)
+        lock = lock_run_dir(run_dir)
+    except UserError as error:  # another process writes there: leave its folder alone
+        ENDED.append((run_dir, error))
+        return float("nan") if cfg.optimize_metric else None
+    try:
+        with _terminate_as_interrupt():
+            validate(cfg)  # again: each multirun job is composed anew
+            return _run(cfg, run_dir, multirun, started, summary)
+    except OSError as error:  # the folder cannot be written: say where and why, in one line
+        where = getattr(error, "filename", None) or run_dir
+        failure = OutputFailed(
+            f"cannot write the run folder {run_dir} ({error.strerror or error} at {where}); "
+            "what was written before is whole"
+        )
+        ENDED.append((run_dir, failure))
+        with contextlib.suppress(OSError):  # it may fail again: the disk is full
+            summary.update(status="failed", reason=failure.message)
+            _write_summary(run_dir, summary, started)
+        return float("nan") if cfg.optimize_metric else None
+    except KeyboardInterrupt:  # outside the loop's own handling: before or after learning
+        summary.update(status="interrupted", reason="aborted by a signal; checkpoint.npz kept")
+        if run_status(run_dir) != "completed":  # a finished record is never overwritten
+            _write_summary(run_dir, summary, started)
+        ENDED.append((run_dir, RunInterrupted(f"run interrupted: {summary['reason']}")))
+        return float("nan") if cfg.optimize_metric else None
     except PlasticError as error:  # its own end (diverged, interrupted) or a user mistake
-        if isinstance(error, UserError):
+        if isinstance(error, UserError) and not cfg.resume:  # a resumed run's record stays
             summary["reason"] = error.message
             _write_summary(run_dir, summary, started)
         ENDED.append((run_dir, error))
@@ -152,6 +205,86 @@ def task(cfg: DictConfig) -> float | None:
         summary.update(status="failed", reason=f"{type(error).__name__}: {error}")
         _write_summary(run_dir, summary, started)
         raise
+    finally:
+        lock.close()
+
+
+def lock_run_dir(folder: Path):
+    """An exclusive lock on the run folder for as long as the run lasts (released by the OS
+    when the process ends, kill -9 included); a second process there stops in one line."""
+    import fcntl
+
+    handle = open(Path(folder) / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UserError(
+            f"{folder} is being written by another plastic process (a run, or its resume); "
+            "wait for it to end, or choose another folder"
+        ) from None
+    return handle
+
+
+def run_dir_in_use(folder: Path) -> bool:
+    """Whether another process holds the folder's lock (checked before Hydra writes there)."""
+    if not (Path(folder) / LOCK).exists():
+        return False
+    try:
+        lock_run_dir(folder).close()
+    except UserError:
+        return True
+    return False
+
+
+def check_memory(cfg, n_inputs: int, backend) -> None:
+    """Refuse, before anything is allocated, a model whose state (as its rule estimates it,
+    twice over: the untrained copy for the probes) cannot fit in the memory available."""
+    from plastic import registry
+
+    cls = registry.rule_class(cfg.model)
+    settings = registry.rule_settings(cls, cfg.model)
+    needed = cls.state_bytes(settings, n_inputs, backend.dtype.itemsize)
+    available = available_memory()
+    if needed is not None and available is not None and 2 * needed > available:
+        raise UserError(
+            f"model={rule_choice(cfg)} with these settings needs about {_gib(2 * needed)} for "
+            f"its state (and the untrained copy the probes compare with), more than the "
+            f"{_gib(available)} of memory available: choose a smaller model"
+        )
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo (Linux), else None: then nothing is refused."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**28 else f"{n / 2**20:,.0f} MiB"
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM outside the training loop aborts as Ctrl-C does (the loop itself stops at the
+    next block and saves): the run's summary says interrupted instead of nothing at all."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> float | None:
@@ -169,6 +302,8 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         backend.description,
         run_dir,
     )
+
+    check_memory(cfg, dataset.n_inputs, backend)
 
     def build_model():  # the same seed builds the same initial network
         rng = np.random.default_rng(cfg.seed)
@@ -190,7 +325,18 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         max_tiles=cfg.viz.max_tiles,
     )
     if cfg.resume:
-        trainer.load_checkpoint(run_dir / CHECKPOINT)
+        try:
+            trainer.load_checkpoint(run_dir / CHECKPOINT)
+        except (KeyError, ValueError, TypeError) as error:  # keys or shapes of another model
+            raise UserError(
+                f"resume: {run_dir / CHECKPOINT} does not fit this run's model "
+                f"({type(error).__name__}: {error}); the run folder is left as it is"
+            ) from None
+        if trainer.step > trainer.total:
+            raise UserError(
+                f"resume: the run already reached step {trainer.step:,}, beyond the "
+                f"{trainer.total:,} steps that trainer.epochs and trainer.max_steps now allow"
+            )
         summary["resumed_from"] = trainer.step
         log.info("resuming from step %s of %s", f"{trainer.step:,}", f"{trainer.total:,}")
 

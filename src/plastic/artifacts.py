@@ -43,7 +43,19 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    """Strict JSON (RFC 8259): a NaN or an infinity is written as null, never as NaN."""
+    text = json.dumps(_finite(obj), indent=2, default=_jsonable, allow_nan=False)
+    return write_text(path, text + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def write_npz(path: Path, arrays: dict[str, Any]) -> Path:

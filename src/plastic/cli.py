@@ -159,15 +159,75 @@ def expand_resume(args: list[str]) -> list[str]:
     status = run_status(folder)
     if status == "completed":
         raise UserError(f"resume={str(folder)!r}: that run is already completed; nothing to resume")
-    from omegaconf import OmegaConf
-
+    if status == "unreadable":
+        raise UserError(
+            f"resume={str(folder)!r}: its summary.json cannot be read, so plastic cannot tell "
+            "whether the run completed; the run folder is left as it is"
+        )
+    check_checkpoint(folder / "checkpoint.npz")
     new = [a for a in args if not a.startswith("resume=")]
     new_keys = {_override_key(a) for a in new if not a.startswith("-")}
-    original = [
-        o for o in OmegaConf.load(overrides_file) if _override_key(o) not in new_keys | {"resume"}
-    ]
+    changing = sorted(k for k in new_keys if not k.startswith(RESUME_MAY_CHANGE))
+    if changing:
+        raise UserError(
+            f"resume={str(folder)!r} keeps the run's own config: {', '.join(changing)} would "
+            "change what was learned; a resume accepts only "
+            + ", ".join(f"{k}*" if k.endswith(".") else k for k in RESUME_MAY_CHANGE)
+        )
+    original = [o for o in _read_overrides(overrides_file) if _override_key(o) not in new_keys]
     quoted = str(folder).replace("\\", "\\\\").replace("'", "\\'")
     return [*original, *new, f"hydra.run.dir='{quoted}'", f"resume='{quoted}'"]
+
+
+# what a resume may change: how long it runs and how it shows, never what it learns
+RESUME_MAY_CHANGE = (
+    "trainer.epochs",
+    "trainer.max_steps",
+    "trainer.progress",
+    "trainer.log_every_seconds",
+    "trainer.checkpoint_every",
+    "viz.",
+    "verdict.",
+)
+CHECKPOINT_KEYS = ("trainer/step", "trainer/seconds", "record/step", "record/frames")
+
+
+def check_checkpoint(path: Path) -> None:
+    """Refuse, in one line, a checkpoint that is empty, truncated, corrupt or lacks the keys
+    a resume reads; nothing is written."""
+    from plastic.artifacts import read_npz
+    from plastic.errors import UserError
+
+    try:
+        state = read_npz(path)
+    except Exception as error:
+        raise UserError(
+            f"resume: {str(path)!r} is damaged and cannot be read ({type(error).__name__}: "
+            f"{' '.join(str(error).split()) or 'empty'}); the run folder is left as it is"
+        ) from None
+    missing = [k for k in CHECKPOINT_KEYS if k not in state]
+    if missing or not any(k.startswith("model/") for k in state):
+        raise UserError(
+            f"resume: {str(path)!r} is not a plastic checkpoint (it lacks "
+            f"{', '.join(missing) or 'the model state'}); the run folder is left as it is"
+        )
+
+
+def _read_overrides(path: Path) -> list[str]:
+    from omegaconf import ListConfig, OmegaConf
+
+    from plastic.errors import UserError
+
+    try:
+        overrides = OmegaConf.load(path)
+    except Exception as error:
+        overrides = error
+    if not isinstance(overrides, ListConfig) or not all(isinstance(o, str) for o in overrides):
+        raise UserError(
+            f"resume: {str(path)!r} cannot be read as the run's overrides (a YAML list of "
+            "strings); the run folder is left as it is"
+        )
+    return [o for o in overrides if _override_key(o) != "resume"]
 
 
 def _override_key(override: str) -> str:
@@ -187,12 +247,22 @@ def user_message(error: BaseException) -> str | None:
 
     if isinstance(error, ValueError) and _raised_in_hydra(error):  # Hydra's own usage checks
         return _first_line(str(error))
+    if isinstance(error, OSError) and error.filename:  # the run folder cannot be made
+        return f"cannot write {error.filename!r} ({error.strerror or error}); choose another folder"
     if isinstance(error, MissingConfigException):
         found = re.search(r"Could not (?:find|load) '([^']+)'", str(error))
         wanted = found.group(1) if found else str(error).splitlines()[0]
         group, _, option = wanted.rpartition("/")
+        if group.startswith("experiment"):  # recipes nest (smoke/oja): name them in full
+            from plastic._paths import experiments_dir
+
+            root = experiments_dir()
+            names = sorted(
+                p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml")
+            )
+            asked = wanted.removeprefix("experiment/")
+            return f"experiment={asked} is not available; choose one of: " + ", ".join(names)
         if group and error.options is not None:
-            group = group.removeprefix("experiment/") if group.startswith("experiment/") else group
             return f"{group}={option} is not available; choose one of: " + ", ".join(error.options)
         return _first_line(str(error))
     if isinstance(error, OverrideParseException):

@@ -159,6 +159,17 @@ def validate(cfg: DictConfig) -> Any:
     _check_node(cfg, "", PlasticConfig)  # the root also holds Hydra's own node: name the schema
     from plastic import registry
 
+    # `+section.key=value` adds a key that no schema has: refused as a typo is without the +
+    sections = {
+        "device": DeviceConfig,
+        "trainer": TrainerConfig,
+        "viz": VizConfig,
+        "verdict": VerdictConfig,
+        "dataset": registry.dataset_source(cfg.dataset.name).Config,
+    }
+    for section, schema in sections.items():
+        _refuse_unknown_keys(cfg[section], schema, section)
+
     cls = registry.rule_class(cfg.model)
     registry.rule_settings(cls, cfg.model)  # typed by the rule's dataclass, bounds, its checks
     if dataset_kind(cfg.dataset.name) not in cls.learns_from:
@@ -233,6 +244,18 @@ def _schema_at(schema: type, key: str) -> type:
 
 def _article(word: str) -> str:
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+def _refuse_unknown_keys(node: DictConfig, schema: type, prefix: str) -> None:
+    known = {f.name: f for f in dataclasses.fields(schema)}
+    for key in node:
+        if key not in known:
+            raise UserError(
+                f"{prefix}.{key} is not a setting; the keys of {prefix} are: {', '.join(known)}"
+            )
+        nested = known[key].default_factory
+        if isinstance(nested, type) and dataclasses.is_dataclass(nested):
+            _refuse_unknown_keys(node[key], nested, f"{prefix}.{key}")
 
 
 def _check_node(node: DictConfig, prefix: str, schema: Any = None) -> None:

@@ -17,6 +17,13 @@ class UserError(PlasticError):
     exit_code = 2
 
 
+class OutputFailed(PlasticError):
+    """The run folder could not be written (no permission, a full disk): what was written
+    before stays whole (every file is written atomically)."""
+
+    exit_code = 2
+
+
 class RunDiverged(PlasticError):
     """The model's state became NaN or infinite; the last good checkpoint was kept."""
 

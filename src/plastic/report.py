@@ -36,15 +36,22 @@ def is_run(folder: Path) -> bool:
 
 
 def load_run(folder: Path) -> dict:
+    """One report row; a job whose summary.json or overrides cannot be read is reported as
+    `unreadable`, with the reason, and the others as usual."""
+    row = {"job": folder.name, "folder": folder, "overrides": {}}
     overrides_file = folder / ".hydra" / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
-    row = {
-        "job": folder.name,
-        "folder": folder,
-        "overrides": dict(split_override(o) for o in overrides or []),
-    }
+    try:
+        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+        row["overrides"] = dict(split_override(str(o)) for o in overrides or [])
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as error:
+        return _unreadable(row, overrides_file, error)
     if (folder / SUMMARY).exists():
-        summary = json.loads((folder / SUMMARY).read_text())
+        try:
+            summary = json.loads((folder / SUMMARY).read_text())
+            if not isinstance(summary, dict) or not isinstance(summary.get("metrics", {}), dict):
+                raise ValueError("not a summary object")
+        except (OSError, ValueError) as error:
+            return _unreadable(row, folder / SUMMARY, error)
         row.update(
             status=summary.get("status", "unknown"),
             reason=summary.get("reason", ""),
@@ -58,6 +65,12 @@ def load_run(folder: Path) -> dict:
             reason="no summary.json: the job died before it could write one",
             metrics={},
         )
+    return row
+
+
+def _unreadable(row: dict, path: Path, error: Exception) -> dict:
+    reason = " ".join(str(error).split())[:120] or type(error).__name__
+    row.update(status="unreadable", reason=f"{path.name} cannot be read ({reason})", metrics={})
     return row
 
 
@@ -259,7 +272,8 @@ def _fmt(value) -> str:
 def report(folder: Path, sort_by: str | None = None, ascending: bool = False) -> dict:
     folder = Path(folder).resolve()
     rows, multirun = collect(folder)
-    keys, metrics = swept_keys(rows), metric_names(rows)
+    readable = [r for r in rows if r["status"] != "unreadable"]  # their overrides are unknown
+    keys, metrics = swept_keys(readable), metric_names(rows)
     if sort_by and sort_by not in metrics:
         raise UserError(
             f"--sort {sort_by} is not a metric of these runs; they have: " + ", ".join(metrics)
@@ -269,7 +283,7 @@ def report(folder: Path, sort_by: str | None = None, ascending: bool = False) ->
     maps = []
     if multirun:
         write_csv(folder / "sweep.csv", rows, keys, metrics)
-        maps = heatmaps(folder, rows, keys, metrics)
+        maps = heatmaps(folder, readable, keys, metrics)
     title = f"plastic report: {folder.name}" + (f" ({len(rows)} runs)" if multirun else "")
     page = write_html(folder / "index.html", title, rows, keys, metrics, maps)
     return {

@@ -78,6 +78,12 @@ class Rule:
         """Raise UserError for settings that the field bounds cannot refuse (k <= n_units, ...).
         Called before any work with data=None, and again with the loaded Dataset."""
 
+    @classmethod
+    def state_bytes(cls, cfg: Any, n_inputs: int, itemsize: int) -> int | None:
+        """About how many bytes the rule's arrays take, estimated before anything is built, so
+        that a size that cannot fit is refused in one line (None: the rule does not say)."""
+        return None
+
     # ------------------------------------------------------------------ learning
     def learn(self, block: Any) -> None:
         raise NotImplementedError

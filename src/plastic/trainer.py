@@ -114,27 +114,33 @@ class Outcome:
 
 
 class StopRequest:
-    """The first Ctrl-C asks the loop to stop at the next block boundary and save everything;
-    a second one aborts at once (the last checkpoint stays)."""
+    """The first Ctrl-C (SIGINT) or SIGTERM (what SLURM and submitit send on time-out and
+    preemption) asks the loop to stop at the next block boundary and save everything; a second
+    one aborts at once (the last checkpoint stays)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self._previous = None
+        self.by = ""
+        self._previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        log.warning("Ctrl-C: saving after this block (press again to abort without saving)")
+        self.by = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        log.warning("%s: saving after this block (again to abort without saving)", self.by)
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
         return False
 
 
@@ -271,13 +277,15 @@ class Trainer:
                         self.save_checkpoint(seconds())
                         return ended(
                             "interrupted",
-                            f"stopped by Ctrl-C at step {self.step}; "
+                            f"stopped by {stop.by} at step "
+                            f"{self.step}; "
                             f"continue with: plastic run resume={self.run_dir}",
                         )
             except KeyboardInterrupt:
                 return ended(
                     "interrupted",
-                    f"aborted by a second Ctrl-C; checkpoint.npz keeps step {last_good}",
+                    f"aborted by a second {signals.by or 'signal'}; checkpoint.npz keeps step "
+                    f"{last_good}",
                 )
         self.backend.synchronize()
         return ended("completed")

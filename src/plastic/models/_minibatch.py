@@ -107,6 +107,11 @@ class MinibatchRule(FeatureLearner):
         return self.cfg.batch_size
 
     @classmethod
+    def state_bytes(cls, cfg, n_inputs, itemsize):
+        # weights, the epoch's start, up to two optimizer buffers, and a batch of responses
+        return (4 * cfg.n_units * n_inputs + 2 * cfg.n_units * cfg.batch_size) * itemsize
+
+    @classmethod
     def check(cls, cfg, data=None) -> None:
         if data is not None and cfg.batch_size > data.n_train:
             raise UserError(

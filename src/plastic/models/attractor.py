@@ -240,6 +240,10 @@ class Attractor(DynamicalSystem):
     state_names = ("couplings", "state")
     metric_names = ("vfe", "complexity", "accuracy", "asymmetry")
 
+    @classmethod
+    def state_bytes(cls, cfg, n_inputs, itemsize):
+        return 2 * n_inputs**2 * 8  # J on the host (float64) and, on a device, its copy
+
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
         self.device_state = None  # on a device: (couplings, state) there, between blocks

@@ -65,6 +65,10 @@ class Oja(FeatureLearner):
         self.last_input = backend.xp.zeros(n_inputs, dtype=backend.dtype)
         self.step_sizes = (cfg.dt / cfg.tau, cfg.dt / cfg.tau_learning)
 
+    @classmethod
+    def state_bytes(cls, cfg, n_inputs, itemsize):
+        return (cfg.n_units * n_inputs + cfg.n_units**2) * itemsize
+
     def learn(self, block):
         self._run(block, self.rates, learn=True)
         self.last_input = block[-1]

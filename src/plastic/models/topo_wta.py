@@ -87,6 +87,10 @@ class TopoWTA(FeatureLearner):
                 f"model.init_high={cfg.init_high} is not allowed: must be > model.init_low"
             )
 
+    @classmethod
+    def state_bytes(cls, cfg, n_inputs, itemsize):
+        return cfg.kx * cfg.ky * (n_inputs + 2) * itemsize  # W, EMA output, win counts
+
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
         self.check(self.cfg)

@@ -264,6 +264,8 @@ class _Kit:
 class _StopAt:
     """A stop request that turns true once the trainer has passed `step`."""
 
+    by = "plastic.testing's stop request"
+
     def __init__(self, trainer, step: int):
         self.trainer, self.step = trainer, step
 

@@ -1,0 +1,258 @@
+"""Faults lose nothing and mistakes are one line: damaged checkpoints and summaries, resume
+with changed settings, SIGTERM and kill -9, two writers in one folder, a full disk, bad data."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import plastic_exe
+
+LONG = [
+    "experiment=smoke/oja",
+    "dataset.n_samples=3000000",
+    "model.steps_per_trial=10",
+    "trainer.block_size=100",
+    "trainer.record_every=5000",
+    "trainer.checkpoint_every=5000",
+    "trainer.progress=log",
+]
+
+
+def start(cwd, *args):
+    return subprocess.Popen(
+        [plastic_exe(), "run", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def wait_for_checkpoint(folder, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (folder / "checkpoint.npz").exists() and (folder / "metrics.csv").exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+def fingerprint(folder):
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".plastic.lock"
+    }
+
+
+def one_error_line(result, *needles):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("plastic: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory):
+    """A run stopped by SIGTERM (as SLURM stops one), its folder kept as a pristine copy."""
+    cwd = tmp_path_factory.mktemp("interrupted")
+    process = start(cwd, *LONG, "hydra.run.dir=cut")
+    wait_for_checkpoint(cwd / "cut")
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "stopped by SIGTERM" in err and "resume=" in err and len(err.strip().splitlines()) == 1
+    return cwd / "cut"
+
+
+def copy_of(folder, tmp_path):
+    import shutil
+
+    target = tmp_path / "run"
+    shutil.copytree(folder, target)
+    return target
+
+
+def test_sigterm_is_an_interrupt_and_the_run_resumes(interrupted, cli, tmp_path):
+    summary = json.loads((interrupted / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "SIGTERM" in summary["reason"]
+    run = copy_of(interrupted, tmp_path)
+    result = cli("run", f"resume={run}", "trainer.max_steps=300000", "trainer.progress=off")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["resumed_from"] > 0
+
+
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        ("truncated", "is damaged"),
+        ("empty", "is damaged"),
+        ("garbage", "is damaged"),
+        ("wrong keys", "is not a plastic checkpoint"),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_line_and_the_folder_stays(
+    interrupted, cli, tmp_path, damage, needle
+):
+    run = copy_of(interrupted, tmp_path)
+    checkpoint = run / "checkpoint.npz"
+    data = checkpoint.read_bytes()
+    if damage == "truncated":
+        checkpoint.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        checkpoint.write_bytes(b"")
+    elif damage == "garbage":
+        checkpoint.write_bytes(os.urandom(4096))
+    else:
+        np.savez(checkpoint.with_suffix(""), weights=np.zeros(3))
+        checkpoint.with_suffix("").with_suffix(".npz").replace(checkpoint)
+    before = fingerprint(run)
+    one_error_line(cli("run", f"resume={run}"), needle, "left as it is")
+    assert fingerprint(run) == before
+
+
+@pytest.mark.parametrize(
+    "override, needle",
+    [("model=bcm", "model would change"), ("model.n_units=64", "model.n_units would change")],
+)
+def test_resume_refuses_settings_that_change_what_was_learned(
+    interrupted, cli, tmp_path, override, needle
+):
+    run = copy_of(interrupted, tmp_path)
+    before = fingerprint(run)
+    one_error_line(cli("run", f"resume={run}", override), needle, "trainer.epochs")
+    assert fingerprint(run) == before
+
+
+def test_an_unreadable_summary_is_refused_by_resume_and_reported_by_report(
+    interrupted, cli, tmp_path
+):
+    run = copy_of(interrupted, tmp_path)
+    (run / "summary.json").write_text("{not json")
+    one_error_line(cli("run", f"resume={run}"), "summary.json cannot be read")
+    # a sweep with one unreadable job: that job says so, the others report as usual
+    sweep = cli("run", "-m", "experiment=smoke/oja", "seed=0,1", "hydra.sweep.dir=sweep")
+    assert sweep.returncode == 0, sweep.stderr
+    (cli.cwd / "sweep" / "1" / "summary.json").write_text("[1, 2")
+    (cli.cwd / "sweep" / "0" / ".hydra" / "overrides.yaml").write_text("- a: [")
+    report = cli("report", "sweep")
+    assert report.returncode == 0, report.stderr
+    assert "unreadable" in report.stdout and "summary.json cannot be read" in report.stdout
+
+
+def test_kill_9_loses_nothing_that_was_saved(cli):
+    process = start(cli.cwd, *LONG, "hydra.run.dir=killed")
+    wait_for_checkpoint(cli.cwd / "killed")
+    time.sleep(1.0)
+    process.kill()
+    process.communicate(timeout=60)
+    run = cli.cwd / "killed"
+    state = np.load(run / "checkpoint.npz")  # whole: written to a temporary name, renamed
+    reached = int(state["trainer/step"])
+    assert reached > 0
+    assert not list(run.glob(".*.tmp"))
+    more = f"trainer.max_steps={reached + 10000}"
+    result = cli("run", f"resume={run}", more, "trainer.progress=off")
+    assert result.returncode == 0, result.stderr  # the lock died with the process
+
+
+def test_two_writers_in_one_folder(cli):
+    process = start(cli.cwd, *LONG, "hydra.run.dir=busy")
+    try:
+        wait_for_checkpoint(cli.cwd / "busy")
+        one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=busy"), "another plastic")
+        one_error_line(cli("run", f"resume={cli.cwd / 'busy'}"), "another plastic")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=120)
+    assert json.loads((cli.cwd / "busy" / "summary.json").read_text())["status"] == "interrupted"
+
+
+def test_a_folder_that_is_not_a_run_is_never_written_over(cli):
+    (cli.cwd / "notes").mkdir()
+    (cli.cwd / "notes" / "mine.txt").write_text("keep me")
+    one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=notes"), "other files")
+    assert sorted(p.name for p in (cli.cwd / "notes").iterdir()) == ["mine.txt"]
+    (cli.cwd / "afile").write_text("")
+    one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=afile/run"), "cannot write")
+
+
+def test_a_full_disk_is_one_line_and_leaves_whole_files(cli):
+    """A write that fails as a full disk does (ENOSPC) from the third file on."""
+    code = (
+        "import errno, sys, plastic.artifacts as a, plastic.viz as v\n"
+        "real, count = a.atomic_write, [0]\n"
+        "def failing(path, write):\n"
+        "    count[0] += 1\n"
+        "    if count[0] > 2:\n"
+        "        raise OSError(errno.ENOSPC, 'No space left on device', str(path))\n"
+        "    return real(path, write)\n"
+        "a.atomic_write = v.atomic_write = failing\n"
+        "from plastic.cli import main\n"
+        "sys.exit(main(['run', 'experiment=smoke/oja', 'hydra.run.dir=full']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=cli.cwd, capture_output=True, text=True, env=env,
+        timeout=240,
+    )  # fmt: skip
+    one_error_line(result, "No space left on device", "full")
+    run = cli.cwd / "full"
+    assert not list(run.glob(".*.tmp"))
+    for npz in run.glob("*.npz"):
+        assert np.load(npz).files  # what was written is whole
+
+
+def test_astronomical_weights_diverge_and_the_summary_is_strict_json(cli):
+    result = cli("run", "experiment=smoke/bcm", "model.optimizer.learning_rate=1e30",
+                 "hydra.run.dir=astro")  # fmt: skip
+    assert result.returncode == 3, result.stderr
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    summary = json.loads((cli.cwd / "astro" / "summary.json").read_text(), parse_constant=refuse)
+    assert summary["status"] == "diverged" and "grew beyond" in summary["reason"]
+
+
+def test_a_size_that_cannot_fit_is_refused_before_allocating(cli):
+    one_error_line(cli("run", "experiment=smoke/force", "model.n_units=60000"), "GiB", "more than")
+
+
+def make_mnist(path, x_train, y_train=None):
+    y_train = np.zeros(len(x_train), np.uint8) if y_train is None else y_train
+    x_test = np.zeros((10, 28, 28), np.uint8)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=np.zeros(10, np.uint8))
+
+
+@pytest.mark.parametrize(
+    "x_train, y_train, needle",
+    [
+        (np.zeros((100, 10), np.uint8), None, "x_train has shape (100, 10)"),
+        (np.zeros((0, 28, 28), np.uint8), None, "x_train has shape (0, 28, 28)"),
+        (np.full((100, 28, 28), np.nan), None, "NaN or infinite"),
+        (np.zeros((100, 28, 28), np.uint8), np.zeros(90, np.uint8), "labels has shape (90,)"),
+        (np.array([["a"] * 784] * 5), None, "dtype <U1"),
+    ],
+)
+def test_data_of_the_wrong_shape_is_one_line_before_training(cli, x_train, y_train, needle):
+    make_mnist(cli.cwd / "data.npz", x_train, y_train)
+    args = ("model=hopfield", "dataset=mnist", "dataset.path=data.npz", "model.batch_size=5")
+    result = cli("run", *args)
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not list(cli.cwd.glob("outputs/*/*/checkpoint.npz"))  # no training happened
+
+
+def test_a_force_target_of_strings_is_one_line(cli):
+    np.save(cli.cwd / "target.npy", np.array(["a", "b"]))
+    result = cli("run", "experiment=smoke/force", "model/target=file",
+                 "model.target.path=target.npy")  # fmt: skip
+    one_error_line(result, "model.target.path", "cannot be read")
