@@ -36,6 +36,10 @@ CASES = {
         ["dataset=timeline", "model=oja", "dataset=digits"],
     ),
     "bad override syntax": (["model.tau=["], ["cannot read the overrides"]),
+    "a metric the run will never have": (
+        ["optimize_metric=nosuch"],
+        ["optimize_metric=nosuch", "bar_coverage", "probe_accuracy"],
+    ),
     "bad value in a recipe run": (
         ["experiment=smoke/oja", "trainer.record_every=-1"],
         ["trainer.record_every=-1", "> 0"],

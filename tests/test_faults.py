@@ -256,3 +256,16 @@ def test_a_force_target_of_strings_is_one_line(cli):
     result = cli("run", "experiment=smoke/force", "model/target=file",
                  "model.target.path=target.npy")  # fmt: skip
     one_error_line(result, "model.target.path", "cannot be read")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_aborts_and_still_records_interrupted(cli, signum):
+    process = start(cli.cwd, *LONG, "hydra.run.dir=twice")
+    wait_for_checkpoint(cli.cwd / "twice")
+    process.send_signal(signum)
+    time.sleep(0.01)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    summary = json.loads((cli.cwd / "twice" / "summary.json").read_text())
+    assert summary["status"] == "interrupted", summary["reason"]

@@ -36,6 +36,7 @@ class Sanger(FeatureLearner):
     Config = SangerConfig
     state_names = ("weights", "mean")
     metric_names = ("orthonormality_error",)
+    figure_names = ("orthonormality_error",)
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)

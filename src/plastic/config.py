@@ -172,6 +172,15 @@ def validate(cfg: DictConfig) -> Any:
 
     cls = registry.rule_class(cfg.model)
     registry.rule_settings(cls, cfg.model)  # typed by the rule's dataclass, bounds, its checks
+    if cfg.optimize_metric and cls.figure_names is not None:
+        from plastic.evaluate import EVALUATOR_NAMES
+
+        known = dict.fromkeys((*EVALUATOR_NAMES, *cls.metric_names, *cls.figure_names))
+        if cfg.optimize_metric not in known:
+            raise UserError(
+                f"optimize_metric={cfg.optimize_metric} is not a final metric of "
+                f"model={rule_choice(cfg)}; it can be: {', '.join(known)}"
+            )
     if dataset_kind(cfg.dataset.name) not in cls.learns_from:
         # e.g. FORCE on images: it would run, meaning nothing
         fitting = [

@@ -12,6 +12,17 @@ import numpy as np
 from plastic.datasets import Dataset
 from plastic.rule import FeatureLearner
 
+# the final figures the evaluator itself may add, whatever the rule
+EVALUATOR_NAMES = (
+    "bar_coverage",
+    "selective_units",
+    "mean_best_cosine",
+    "bar_coverage_random",
+    "duplicate_fields",
+    "probe_accuracy",
+    "probe_raw_pixels",
+    "probe_random",
+)
 SELECTIVE_COSINE = 0.8  # a unit is selective for a bar when its best cosine reaches this
 DUPLICATE_COSINE = 0.95  # two fields this alike are near-duplicates
 PROBE_MAX_TRAIN = 10_000  # the probe is a yardstick, not the experiment: keep it to seconds

@@ -61,6 +61,9 @@ class Rule:
     learns_from: ClassVar[tuple[str, ...]] = (IMAGES,)  # dataset kinds it can learn from
     state_names: ClassVar[tuple[str, ...]] = ()  # arrays a checkpoint keeps, as attributes
     metric_names: ClassVar[tuple[str, ...]] = ()  # what `metrics()` reports at every record
+    # the figures `analyse` may return (None: undeclared; optimize_metric is then checked only
+    # once the run has ended)
+    figure_names: ClassVar[tuple[str, ...] | None] = None
     samples_per_update: int = 1  # a minibatch rule learns from whole batches only
     # learn(a); learn(b) gives the state of learn(a + b) for splits on whole updates
     splits_exactly: ClassVar[bool] = True

@@ -89,6 +89,7 @@ class MinibatchRule(FeatureLearner):
 
     state_names = ("weights",)
     metric_names = ("stable_units",)
+    figure_names = ()
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)

@@ -239,6 +239,15 @@ class Attractor(DynamicalSystem):
     # steps run on copies there (device_state), and the host copies are refreshed per block
     state_names = ("couplings", "state")
     metric_names = ("vfe", "complexity", "accuracy", "asymmetry")
+    figure_names = (
+        "asymmetry",
+        "num_attractors",
+        "sequence_order_score",
+        "delta_r2_retrieval",
+        "delta_r2_generalization",
+        "orthogonality_attractors",
+        "orthogonality_data",
+    )
 
     @classmethod
     def state_bytes(cls, cfg, n_inputs, itemsize):

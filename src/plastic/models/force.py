@@ -121,6 +121,7 @@ class Force(DynamicalSystem):
     Config = Config
     state_names = ("x", "readout", "inverse_correlation")
     metric_names = ("train_rmse", "test_rmse", "dw_norm", "readout_norm")
+    figure_names = ("final_readout_norm", "activity_variance", "lyapunov_exponent")
 
     @classmethod
     def check(cls, cfg, data=None) -> None:

@@ -48,6 +48,7 @@ class Oja(FeatureLearner):
 
     Config = Config
     state_names = ("feedforward", "lateral", "rates")
+    figure_names = ()
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)

@@ -69,6 +69,13 @@ class TopoWTA(FeatureLearner):
     Config = Config
     state_names = ("weights", "ema_output", "wins")
     metric_names = ("units_used", "win_entropy")
+    figure_names = (
+        "reconstruction_mse",
+        "units_used",
+        "win_entropy",
+        "topographic_error",
+        "cowinner_distance",
+    )
 
     @classmethod
     def check(cls, cfg, data=None) -> None:

@@ -184,6 +184,13 @@ class _Kit:
                 trainer.model, initial_model=self._build(strict_backend())
             )
             assert all(np.isfinite(v) or np.isnan(v) for v in final.values())
+            from plastic.evaluate import EVALUATOR_NAMES
+
+            declared = self.cls.figure_names
+            undeclared = set(final) - {*EVALUATOR_NAMES, *self.cls.metric_names, *(declared or ())}
+            assert declared is None or not undeclared, (
+                f"strict_device: analyse returned figures not in figure_names: {sorted(undeclared)}"
+            )
             viz = VizConfig(gif_max_frames=3)
             recorder = trainer.recorder
             layout = trainer.model.layout(self.dataset.image_shape)
