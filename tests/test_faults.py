@@ -269,3 +269,35 @@ def test_a_second_signal_aborts_and_still_records_interrupted(cli, signum):
     assert process.returncode == 130, err
     summary = json.loads((cli.cwd / "twice" / "summary.json").read_text())
     assert summary["status"] == "interrupted", summary["reason"]
+
+
+def test_a_preempted_sweep_job_resumes_when_its_sweep_runs_again(cli):
+    """What SLURM does to a preempted job (it runs it again in the same folder) and what a user
+    does to finish a sweep (the same command again): the interrupted job resumes, bit for bit."""
+    sweep = ["-m", *LONG, "trainer.max_steps=150000", "seed=0"]
+    whole = cli("run", *sweep, "hydra.sweep.dir=whole")
+    assert whole.returncode == 0, whole.stderr
+    process = start(cli.cwd, *sweep, "hydra.sweep.dir=cut")
+    wait_for_checkpoint(cli.cwd / "cut" / "0")
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and "interrupted" in err, err  # a job did not complete
+    again = cli("run", *sweep, "hydra.sweep.dir=cut")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads((cli.cwd / "cut" / "0" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["resumed_from"] > 0
+    a, b = (
+        np.load(cli.cwd / "whole" / "0" / "weights.npz"),
+        np.load(cli.cwd / "cut" / "0" / "weights.npz"),
+    )
+    for name in ("feedforward", "lateral", "rates"):
+        np.testing.assert_array_equal(a[name], b[name])
+    # launched a third time, the finished job is kept as it is; another sweep there is refused
+    before = fingerprint(cli.cwd / "cut" / "0")
+    assert cli("run", *sweep, "hydra.sweep.dir=cut").returncode == 0
+    after = fingerprint(cli.cwd / "cut" / "0")
+    assert {k: v for k, v in after.items() if k != "run.log" and not k.startswith(".hydra")} == {
+        k: v for k, v in before.items() if k != "run.log" and not k.startswith(".hydra")
+    }
+    other = cli("run", "-m", "experiment=smoke/oja", "seed=5", "hydra.sweep.dir=cut")
+    one_error_line(other, "holds runs of another sweep")

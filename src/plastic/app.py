@@ -136,15 +136,32 @@ class Guard(Callback):
             HydraConfig.instance().set_config(config)
             sweep_dir = Path(str(config.hydra.sweep.dir))
             SWEEPS.append(sweep_dir)
-            if sweep_dir.is_dir() and any(run_status(p) for p in sweep_dir.iterdir() if p.is_dir()):
+            holds_runs = sweep_dir.is_dir() and any(
+                run_status(p) for p in sweep_dir.iterdir() if p.is_dir()
+            )
+            if holds_runs and not _same_sweep(sweep_dir, config):
                 raise UserError(
-                    f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs; plastic "
-                    "never overwrites them: choose another folder"
+                    f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs of another sweep; "
+                    "plastic never overwrites them: choose another folder (the same command "
+                    "continues its own sweep)"
                 )
         except UserError as error:
             raise ConfigRejected(error) from None
         except OmegaConfBaseException as error:
             raise ConfigRejected(UserError(_unresolvable(error))) from None
+
+
+def _same_sweep(sweep_dir: Path, config: DictConfig) -> bool:
+    """Whether `config` launches again the sweep recorded in sweep_dir/multirun.yaml (the same
+    overrides, Hydra's basic sweeper: the same jobs in the same folders). Launched again, a
+    sweep continues: its finished jobs are kept and its interrupted ones resume."""
+    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+        return False
+    try:
+        recorded = OmegaConf.load(sweep_dir / "multirun.yaml").hydra.overrides.task
+    except Exception:
+        return False
+    return list(recorded) == list(config.hydra.overrides.task)
 
 
 # ----------------------------------------------------------------------------- one run
@@ -173,10 +190,16 @@ def task(cfg: DictConfig) -> float | None:
     except UserError as error:  # another process writes there: leave its folder alone
         ENDED.append((run_dir, error))
         return float("nan") if cfg.optimize_metric else None
+    status = run_status(run_dir) if multirun else None
+    if status is not None and status not in ("interrupted", "unfinished"):
+        # a sweep launched again, or a job that SLURM requeued: what ended stays as it is
+        lock.close()
+        log.info("job %s kept as it was (%s)", run_dir.name, status)
+        return _kept_result(cfg, run_dir)
     try:
         with _terminate_as_interrupt():
             validate(cfg)  # again: each multirun job is composed anew
-            return _run(cfg, run_dir, multirun, started, summary)
+            return _run(cfg, run_dir, multirun, started, summary, continuing=status is not None)
     except OSError as error:  # the folder cannot be written: say where and why, in one line
         where = getattr(error, "filename", None) or run_dir
         failure = OutputFailed(
@@ -195,7 +218,8 @@ def task(cfg: DictConfig) -> float | None:
         ENDED.append((run_dir, RunInterrupted(f"run interrupted: {summary['reason']}")))
         return float("nan") if cfg.optimize_metric else None
     except PlasticError as error:  # its own end (diverged, interrupted) or a user mistake
-        if isinstance(error, UserError) and not cfg.resume:  # a resumed run's record stays
+        if isinstance(error, UserError) and not cfg.resume and status is None:
+            # a resumed (or continued) run's record stays as it was
             summary["reason"] = error.message
             _write_summary(run_dir, summary, started)
         ENDED.append((run_dir, error))
@@ -287,7 +311,24 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> float | None:
+def _kept_result(cfg, run_dir: Path) -> float | None:
+    """What a kept job returns to a sweeper: its recorded optimize_metric."""
+    if not cfg.optimize_metric:
+        return None
+    import json
+
+    try:
+        value = json.loads((run_dir / SUMMARY).read_text())["metrics"][cfg.optimize_metric]
+        return float(value) if value is not None else float("nan")
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("nan")
+
+
+def _run(
+    cfg, run_dir: Path, multirun: bool, started: float, summary: dict, continuing: bool = False
+) -> float | None:
+    """One run; `continuing`: a sweep job whose folder holds its own interrupted run (launched
+    again, or requeued by SLURM) resumes from its checkpoint, as resume=DIR does."""
     backend = make_backend(cfg.device, cfg.seed)
     dataset = datasets.load(cfg.dataset)
     summary.update(device=backend.description, data_source=dataset.data_source)
@@ -324,7 +365,7 @@ def _run(cfg, run_dir: Path, multirun: bool, started: float, summary: dict) -> f
         max_frames=cfg.viz.gif_max_frames,
         max_tiles=cfg.viz.max_tiles,
     )
-    if cfg.resume:
+    if cfg.resume or continuing:
         try:
             trainer.load_checkpoint(run_dir / CHECKPOINT)
         except (KeyError, ValueError, TypeError) as error:  # keys or shapes of another model
