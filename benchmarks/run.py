@@ -295,8 +295,10 @@ def bench_topo(quick: bool) -> str:
         model = fresh()
         model.learn(frames[:n_ref])
         diff = np.abs(model.weights - reference.train(start, frames[:n_ref], lateral)).max()
+        run = max(whole_run_rate(fresh, frames[:n_plastic]) for _ in range(2))
         rows.append(
             f"| {n:,} | {ref_rate:,.0f} | {rate:,.0f} | **{rate / ref_rate:,.0f}x** "
+            f"| {run:,.0f} | **{run / ref_rate:,.0f}x** "
             f"| {rate32:,.0f} | {rate32 / ref_rate:,.0f}x | {diff:.0e} |"
         )
     return (
@@ -304,12 +306,32 @@ def bench_topo(quick: bool) -> str:
         "radius 2, device=cpu)\n\n"
         "The reference is benchmarks/reference/topo_wta.py (the notebook's loop: dense N x N "
         "lateral matrix, full argsort, full-size update); both start from the same weights and "
-        "see the same frames. Goals (issue 3): >= 40x at N = 2,500, >= 1,000 steps/s at "
-        "N = 10,000.\n\n"
-        "| units N | reference steps/s | plastic float64 | ratio | plastic float32 | ratio "
+        "see the same frames. plastic's kernel is `model.learn`; its run is the trainer as "
+        "`plastic run` drives it at default settings (records, checkpoints, guards), start-up "
+        "and evaluation excluded. Goals (issues 3 and 16): >= 40x at N = 2,500, kernel and "
+        "run, >= 1,000 steps/s at N = 10,000.\n\n"
+        "| units N | reference steps/s | plastic kernel float64 | ratio | plastic run float64 "
+        "| ratio | plastic kernel float32 | ratio "
         "| largest weight difference (float64, after the reference's steps) |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )
+
+
+def whole_run_rate(fresh, frames) -> float:
+    """Steps per second of the trainer at default settings over `frames` (one epoch)."""
+    from plastic.config import TrainerConfig
+    from plastic.datasets import Dataset
+    from plastic.evaluate import Evaluator
+    from plastic.trainer import Trainer
+
+    model = fresh()
+    data = Dataset("tapestry", frames, (20, 20), "bench frames")
+    with tempfile.TemporaryDirectory() as folder:
+        evaluator = Evaluator(data, model.metric_names)
+        trainer = Trainer(TrainerConfig(progress="off"), model, data, evaluator,
+                          model.backend, Path(folder), 0)  # fmt: skip
+        outcome = trainer.fit()
+    return outcome.step / outcome.train_seconds
 
 
 def bench_topo_gpu(quick: bool) -> str | None:
@@ -624,7 +646,86 @@ def bench_attractor(quick: bool) -> str:
     )
 
 
+def kernel_seconds(model, data, steps: int, block_size: int) -> float:
+    """Seconds of model.learn alone over `steps` samples in blocks, as the trainer cuts them."""
+    unit = model.samples_per_update
+    per_epoch = data.n_train // unit * unit
+    t0 = time.perf_counter()
+    done = 0
+    while done < steps:
+        position = done % per_epoch
+        end = min(done + block_size, steps, done - position + per_epoch)
+        end = -(-end // unit) * unit
+        model.learn(data.train[position : position + end - done])
+        done = end
+    return time.perf_counter() - t0
+
+
+def bench_runs(quick: bool) -> str:
+    """Every model's run at default settings, as a user runs it (records, checkpoints, guards
+    and progress included), against its kernel (model.learn alone) on the same samples."""
+    from omegaconf import OmegaConf
+
+    from plastic import registry
+    from plastic.backend import make_backend
+    from plastic.config import TrainerConfig
+    from plastic.evaluate import Evaluator
+    from plastic.trainer import Trainer
+
+    cases = [  # rule, dataset, the trainer's epochs (the minibatch rules: enough batches)
+        ("oja", "bars", 1),
+        ("bcm", "digits", 20),
+        ("hopfield", "digits", 20),
+        ("topo_wta", "tapestry", 1 if quick else 3),
+        ("force", "timeline", 1),
+        ("attractor", "fep_digits", 1),
+    ]
+    backend = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
+    rows = []
+    for rule, dataset_name, epochs in cases:
+        source = registry.dataset_source(dataset_name)
+        data_cfg = OmegaConf.merge(OmegaConf.structured(source.Config), {"seed": 0})
+        data = source.load(data_cfg)
+        cls = registry.import_target(registry.offers(registry.RULES)[rule].target, rule)
+        settings = OmegaConf.to_object(OmegaConf.structured(cls.Config))
+
+        def build(cls=cls, settings=settings, data=data):
+            return cls(settings, backend, data.n_inputs, np.random.default_rng(0))
+
+        cfg = TrainerConfig(epochs=epochs, progress="off")
+        build().learn(data.train[: 2 * build().samples_per_update])  # compile outside the clock
+        run_rates, kernel_rates = [], []
+        for _ in range(1 if quick else 3):  # alternated, the best of each: the least disturbed
+            with tempfile.TemporaryDirectory() as folder:
+                model = build()
+                evaluator = Evaluator(data, model.metric_names)
+                trainer = Trainer(cfg, model, data, evaluator, backend, Path(folder), 0)
+                outcome = trainer.fit()
+            steps = outcome.step
+            run_rates.append(steps / outcome.train_seconds)
+            kernel_rates.append(steps / kernel_seconds(build(), data, steps, cfg.block_size))
+        run_rate, kernel_rate = max(run_rates), max(kernel_rates)
+        rows.append(
+            f"| {rule} on {dataset_name} | {steps:,} | {trainer.record_every:,} | "
+            f"{kernel_rate:,.0f} | {run_rate:,.0f} | **{run_rate / kernel_rate:.2f}** |"
+        )
+    return (
+        "## Runs as users run them: the whole training loop against its kernel (device=cpu)\n\n"
+        "Each model at its default settings (a plain `plastic run model=NAME` on its own "
+        "data; bcm and hopfield for 20 epochs, topo_wta for 3): the trainer's steps per second "
+        "(records, checkpoints with fsync, divergence guards and progress included; start-up "
+        "and the final evaluation excluded) against `model.learn` alone over the same samples "
+        "in the same blocks, in the same process, the best of three of each. Records are spaced "
+        "by the model's size and the run's length, checkpoints by the clock "
+        "(`trainer.checkpoint_seconds`), unless a recipe sets them. Goal (issue 16): a "
+        "ratio >= 0.9.\n\n"
+        "| model | steps | record every | kernel steps/s | run steps/s | ratio |\n"
+        "|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
 BENCHES = {
+    "runs": bench_runs,
     "oja": bench_oja,
     "minibatch": bench_minibatch,
     "topo_wta": bench_topo,

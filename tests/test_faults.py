@@ -189,11 +189,11 @@ def test_a_full_disk_is_one_line_and_leaves_whole_files(cli):
     code = (
         "import errno, sys, plastic.artifacts as a, plastic.viz as v\n"
         "real, count = a.atomic_write, [0]\n"
-        "def failing(path, write):\n"
+        "def failing(path, write, *rest):\n"
         "    count[0] += 1\n"
         "    if count[0] > 2:\n"
         "        raise OSError(errno.ENOSPC, 'No space left on device', str(path))\n"
-        "    return real(path, write)\n"
+        "    return real(path, write, *rest)\n"
         "a.atomic_write = v.atomic_write = failing\n"
         "from plastic.cli import main\n"
         "sys.exit(main(['run', 'experiment=smoke/oja', 'hydra.run.dir=full']))\n"

@@ -19,14 +19,16 @@ METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call write(tmp) on a temporary file beside `path`, flush it to disk, rename it to `path`."""
+def atomic_write(path: Path, write: Callable[[Path], None], durable: bool = True) -> Path:
+    """Call write(tmp) on a temporary file beside `path`, flush it to disk (unless not
+    `durable`: a file rewritten soon, which kill -9 cannot tear either), rename it to `path`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -34,12 +36,12 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def write_bytes(path: Path, data: bytes) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+def write_bytes(path: Path, data: bytes, durable: bool = True) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable)
 
 
-def write_text(path: Path, text: str) -> Path:
-    return write_bytes(path, text.encode())
+def write_text(path: Path, text: str, durable: bool = True) -> Path:
+    return write_bytes(path, text.encode(), durable)
 
 
 def write_json(path: Path, obj: Any) -> Path:
@@ -59,9 +61,11 @@ def _finite(obj: Any) -> Any:
 
 
 def write_npz(path: Path, arrays: dict[str, Any]) -> Path:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return write_bytes(path, buffer.getvalue())
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # straight to the file: no second copy in memory
+            np.savez(f, **arrays)
+
+    return atomic_write(path, write)
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -69,13 +73,15 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
-def write_csv(path: Path, columns: list[str], rows: list[dict[str, float]]) -> Path:
+def write_csv(
+    path: Path, columns: list[str], rows: list[dict[str, float]], durable: bool = True
+) -> Path:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({key: _csv_value(row.get(key)) for key in columns})
-    return write_text(path, text.getvalue())
+    return write_text(path, text.getvalue(), durable)
 
 
 def _csv_value(value: Any) -> Any:

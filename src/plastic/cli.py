@@ -186,6 +186,7 @@ RESUME_MAY_CHANGE = (
     "trainer.progress",
     "trainer.log_every_seconds",
     "trainer.checkpoint_every",
+    "trainer.checkpoint_seconds",
     "viz.",
     "verdict.",
 )

@@ -37,8 +37,15 @@ class DeviceConfig:
 class TrainerConfig:
     epochs: int = setting(1, gt=0, help="passes over the training samples")
     block_size: int = setting(100, gt=0, help="samples handed to model.learn at once")
-    record_every: int = setting(100, gt=0, help="steps between metric rows and GIF frames")
-    checkpoint_every: int = setting(1000, gt=0, help="steps between checkpoints")
+    record_every: int | None = setting(
+        None, gt=0, help="steps between metric rows and GIF frames (null: by the model's size)"
+    )
+    checkpoint_every: int | None = setting(
+        None, gt=0, help="steps between checkpoints (null: every checkpoint_seconds instead)"
+    )
+    checkpoint_seconds: float = setting(
+        30.0, gt=0, help="training seconds between checkpoints when checkpoint_every is null"
+    )
     max_steps: int | None = setting(None, gt=0, help="cap on the samples (or steps) of the run")
     progress: str = setting("auto", choices=("auto", "bar", "log", "off"))
     log_every_seconds: float = setting(10.0, gt=0, help="pace of the plain progress lines")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
@@ -28,7 +29,7 @@ log = logging.getLogger("plastic")
 class Recorder:
     """A metric row per record, and receptive-field frames for the GIF.
 
-    Frames are kept as float16 and thinned as they accumulate (every record, then every 2nd,
+    Frames are kept as float32 and thinned as they accumulate (every record, then every 2nd,
     4th, ...), so that their memory stays under 2 * max_frames frames however long the run;
     `last_fields` keeps the latest fields in full precision for the weight change.
     """
@@ -47,13 +48,14 @@ class Recorder:
         return ["step", "epoch", "weight_change", *self.metric_names]
 
     def record(self, step: int, epoch: float, fields: np.ndarray, metrics: dict[str, float]):
-        fields = np.array(fields, dtype=np.float64)
+        # a snapshot is the rule's own host copy (the conformance kit holds rules to that)
+        fields = np.ascontiguousarray(fields, dtype=np.float64)
         change = np.nan
         if self.last_fields is not None:  # relative change of the fields since the last record
-            before = self.last_fields
-            change = float(np.linalg.norm(fields - before) / max(np.linalg.norm(before), 1e-12))
+            moved, size = _change_and_size(fields, self.last_fields)
+            change = float(np.sqrt(moved) / max(np.sqrt(size), 1e-12))
         if len(self.rows) % self.stride == 0:
-            self.frames.append(fields[: self.max_tiles].astype(np.float16))
+            self.frames.append(fields[: self.max_tiles].astype(np.float32))
             self.frame_steps.append(step)
             if len(self.frames) > 2 * self.max_frames:
                 self.frames, self.frame_steps = self.frames[::2], self.frame_steps[::2]
@@ -91,6 +93,18 @@ class Recorder:
         self.frame_steps = [int(s) for s in state["record/frame_steps"]]
         self.stride = int(state["record/stride"])
         self.last_fields = state["record/last_fields"]
+
+
+@numba.njit(cache=True)
+def _change_and_size(after, before):
+    """sum((after - before)^2) and sum(before^2), in one pass over both."""
+    moved, size = 0.0, 0.0
+    a, b = after.ravel(), before.ravel()
+    for i in range(a.size):
+        d = a[i] - b[i]
+        moved += d * d
+        size += b[i] * b[i]
+    return moved, size
 
 
 def _evenly_spaced(n: int, most: int) -> list[int]:
@@ -178,6 +192,7 @@ class Trainer:
         if self.cfg.max_steps is not None:
             total = min(total, max(self.unit, self.cfg.max_steps // self.unit * self.unit))
         self.total = total
+        self.record_every, self.checkpoint_every = cadence(self.cfg, model, total)
         self.step = 0
         self.seconds_before = 0.0  # training time spent before a resume
 
@@ -188,8 +203,9 @@ class Trainer:
         state["trainer/step"] = np.array(self.step)
         state["trainer/seconds"] = np.array(seconds)
         write_npz(self.run_dir / CHECKPOINT, state)
-        # the curve so far, so that a run that dies keeps it
-        write_csv(self.run_dir / METRICS, self.recorder.columns, self.recorder.rows)
+        # the curve so far, so that a run that dies keeps it (written whole, not flushed to
+        # the disk: the checkpoint is; the final metrics.csv is written at the end)
+        write_csv(self.run_dir / METRICS, self.recorder.columns, self.recorder.rows, durable=False)
 
     def load_checkpoint(self, path: Path) -> None:
         state = read_npz(path)
@@ -229,6 +245,7 @@ class Trainer:
             self.record()
             self.save_checkpoint(0.0)
         last_good = self.step
+        last_saved = time.perf_counter()
         progress = Progress(cfg, self.total, self.step, self.multirun)
         order, order_epoch = None, -1
 
@@ -244,8 +261,8 @@ class Trainer:
                         order, order_epoch = self.order(epoch), epoch
                     end = min(
                         self.step + cfg.block_size,
-                        _next_multiple(self.step, cfg.record_every),
-                        _next_multiple(self.step, cfg.checkpoint_every),
+                        _next_multiple(self.step, self.record_every),
+                        _next_multiple(self.step, self.checkpoint_every or self.total),
                     )
                     end = min(self.total, (epoch + 1) * n, _round_up(end, self.unit))
                     with np.errstate(over="ignore", invalid="ignore"):
@@ -263,11 +280,17 @@ class Trainer:
                     converged = self.model.end_epoch() if self.step % n == 0 else None
                     if (
                         converged
-                        or _crossed(before, self.step, cfg.record_every)
+                        or _crossed(before, self.step, self.record_every)
                         or self.step == self.total
                     ):
                         self.record()
-                    if converged or _crossed(before, self.step, cfg.checkpoint_every):
+                    due = (
+                        _crossed(before, self.step, self.checkpoint_every)
+                        if self.checkpoint_every
+                        else time.perf_counter() - last_saved >= cfg.checkpoint_seconds
+                    )
+                    if converged or due:
+                        last_saved = time.perf_counter()
                         self.save_checkpoint(seconds())
                         last_good = self.step
                     progress.update(self.step)
@@ -289,6 +312,26 @@ class Trainer:
                 )
         self.backend.synchronize()
         return ended("completed")
+
+
+# A record copies the rule's snapshot and measures its change: where the config leaves the
+# cadence to plastic, records are spaced by what they copy, so that a run spends its time
+# learning whatever the model's size.
+RECORD_ELEMENTS = 100_000  # snapshot elements worth one record per 100 steps
+
+
+def cadence(cfg, model, total: int) -> tuple[int, int | None]:
+    """Steps between records, and between checkpoints (None: every checkpoint_seconds of
+    training instead). Records define metrics.csv and the GIF, so they stay on fixed steps:
+    the config's, or every 100 steps, further apart for a large snapshot or a long run (about
+    100 records a run at most). Checkpoints change nothing that is learned or recorded (a
+    resume from any block boundary ends the same), so by default they follow the clock: a
+    crash loses at most that much training, whatever the model's size."""
+    record = cfg.record_every
+    if record is None:
+        elements = model.snapshot().size
+        record = 100 * max(1, -(-elements // RECORD_ELEMENTS), -(-total // 10_000))
+    return record, cfg.checkpoint_every
 
 
 def _round_up(step: int, unit: int) -> int:
