@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import plastic
-from plastic import artifacts, datasets, pictures, registry, verdict, views
+from plastic import artifacts, datasets, pictures, registry, tracking, verdict, views, viz
 from plastic._paths import repo_dir
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
@@ -365,6 +365,9 @@ def _run(
         max_frames=cfg.viz.gif_max_frames,
         max_tiles=cfg.viz.max_tiles,
     )
+    trackers = tracking.build(cfg, run_dir, run_dir.parent if multirun else None,
+                              _frame_drawer(cfg, model, dataset))  # fmt: skip
+    trainer.on_record = trackers.record
     if cfg.resume or continuing:
         try:
             trainer.load_checkpoint(run_dir / CHECKPOINT)
@@ -407,6 +410,7 @@ def _run(
         cfg.verdict, final, outcome.status, len(bars) if bars is not None else None
     )
     _write_summary(run_dir, summary, started)
+    trackers.end(summary, run_dir)
     _print_table(summary, run_dir)
     if outcome.status == "diverged":
         raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
@@ -420,6 +424,21 @@ def _run(
             )
         return float(final[cfg.optimize_metric])
     return None
+
+
+def _frame_drawer(cfg, model, dataset):
+    """The fields' mosaic of a record, as the GIF draws it (for TensorBoard's images)."""
+    from plastic.pictures.fields import grid_for, tile_shape_for
+
+    layout = model.layout(dataset.image_shape)
+
+    def draw(fields):
+        shown = fields[: cfg.viz.max_tiles]
+        shape = tile_shape_for(layout, shown.shape[1])
+        grid = grid_for(layout, len(shown), len(fields))
+        return viz.fields_frame(shown, shape, cfg.viz.tile_pixels, "", grid)
+
+    return draw
 
 
 def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset, analysis_views) -> None:

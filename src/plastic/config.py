@@ -75,6 +75,28 @@ class VerdictConfig:
 
 
 @dataclass
+class MLflowConfig:
+    tracking_uri: str | None = setting(
+        None, help="any MLflow URI (a server, a database); null: sqlite under outputs/"
+    )
+    experiment_name: str = setting("plastic", help="the MLflow experiment the runs go to")
+    artifacts: bool = True  # the run folder's pictures, GIFs and weights
+
+
+@dataclass
+class TensorBoardConfig:
+    images: bool = True  # the receptive-field mosaic at every record
+
+
+@dataclass
+class LoggerConfig:
+    """The tracking stores a run logs to (plastic.tracking); none by default."""
+
+    mlflow: MLflowConfig | None = None
+    tensorboard: TensorBoardConfig | None = None
+
+
+@dataclass
 class DatasetConfig:
     name: str = MISSING
     shuffle: bool = True
@@ -89,6 +111,7 @@ class PlasticConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     viz: VizConfig = field(default_factory=VizConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     seed: int = setting(0, ge=0)
     resume: str | None = setting(
         None, help="a run folder to continue (set by `plastic run resume=DIR`)"
@@ -176,6 +199,9 @@ def validate(cfg: DictConfig) -> Any:
     }
     for section, schema in sections.items():
         _refuse_unknown_keys(cfg[section], schema, section)
+    from plastic.tracking import check_available
+
+    check_available(cfg.logger)
 
     cls = registry.rule_class(cfg.model)
     registry.rule_settings(cls, cfg.model)  # typed by the rule's dataclass, bounds, its checks

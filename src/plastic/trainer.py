@@ -193,6 +193,7 @@ class Trainer:
             total = min(total, max(self.unit, self.cfg.max_steps // self.unit * self.unit))
         self.total = total
         self.record_every, self.checkpoint_every = cadence(self.cfg, model, total)
+        self.on_record = None  # called with (step, row, fields) after every record
         self.step = 0
         self.seconds_before = 0.0  # training time spent before a resume
 
@@ -226,12 +227,12 @@ class Trainer:
         return order[: self.epoch_length]
 
     def record(self) -> None:
+        fields = self.model.snapshot()
         self.recorder.record(
-            self.step,
-            self.step / self.epoch_length,
-            self.model.snapshot(),
-            self.evaluator.record(self.model),
+            self.step, self.step / self.epoch_length, fields, self.evaluator.record(self.model)
         )
+        if self.on_record is not None:  # the tracking loggers (plastic.tracking)
+            self.on_record(self.step, self.recorder.rows[-1], fields)
 
     def fit(self, stop: Any = None) -> Outcome:
         """Learn until the end, a divergence, the rule's own stop, or a stop request: Ctrl-C

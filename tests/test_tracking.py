@@ -1,0 +1,102 @@
+"""logger=mlflow and logger=tensorboard, read back with MLflow's client and TensorBoard's event
+reader and compared with metrics.csv; a sweep as a parent run; a failing logger costs a line."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("mlflow")
+pytest.importorskip("tensorboard")
+
+
+def metrics_csv(run):
+    with (run / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def client(cwd):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{cwd / 'outputs' / 'mlflow.db'}")
+
+
+def runs_of(mlflow_client):
+    experiment = mlflow_client.get_experiment_by_name("plastic")
+    return mlflow_client.search_runs([experiment.experiment_id])
+
+
+def test_both_loggers_hold_what_metrics_csv_holds(cli):
+    result = cli("run", "experiment=smoke/oja", "logger=many", "hydra.run.dir=outputs/one")
+    assert result.returncode == 0, result.stderr
+    assert "failed" not in result.stdout + result.stderr
+    run = cli.cwd / "outputs" / "one"
+    rows = metrics_csv(run)
+    summary = json.loads((run / "summary.json").read_text())
+
+    mlflow_client = client(cli.cwd)
+    (logged,) = runs_of(mlflow_client)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.params["model.n_units"] == "32"
+    assert logged.data.params["dataset.n_samples"] == "300"
+    history = mlflow_client.get_metric_history(logged.info.run_id, "mean_best_cosine")
+    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [
+        (int(r["step"]), float(r["mean_best_cosine"])) for r in rows
+    ]
+    for name, value in summary["metrics"].items():
+        assert logged.data.metrics[f"final/{name}"] == pytest.approx(value)
+    artifacts = {a.path for a in mlflow_client.list_artifacts(logged.info.run_id)}
+    assert {"fields.png", "receptive_fields.gif", "weights.npz", "metrics.csv"} <= artifacts
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    scalars = events.Scalars("mean_best_cosine")
+    assert [(s.step, round(s.value, 5)) for s in scalars] == [
+        (int(r["step"]), round(float(r["mean_best_cosine"]), 5)) for r in rows
+    ]
+    assert len(events.Images("receptive_fields")) == len(rows)
+    assert "config" in events.Tags()["tensors"]
+
+
+def test_a_sweep_is_a_parent_run_with_a_child_per_job(cli):
+    result = cli("run", "-m", "experiment=smoke/oja", "logger=mlflow", "seed=0,1")
+    assert result.returncode == 0, result.stderr
+    runs = runs_of(client(cli.cwd))
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    parents = {r.info.run_id for r in runs} - {r.info.run_id for r in children}
+    assert len(children) == 2 and len(parents) == 1
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == parents
+
+
+def test_an_unreachable_server_costs_one_line_and_not_the_run(cli):
+    result = cli(
+        "run", "experiment=smoke/oja", "logger=mlflow",
+        "logger.mlflow.tracking_uri=http://127.0.0.1:9", "hydra.run.dir=lonely",
+        env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if "logger=mlflow failed" in line]
+    assert len(warnings) == 1 and "the run goes on without it" in warnings[0]
+    summary = json.loads((cli.cwd / "lonely" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert (cli.cwd / "lonely" / "receptive_fields.gif").exists()
+
+
+def test_without_the_extra_choosing_a_logger_is_one_line(cli):
+    code = (
+        "import sys; sys.modules['mlflow'] = None\n"
+        "from plastic.cli import main\n"
+        "sys.exit(main(['run', 'experiment=smoke/oja', 'logger=mlflow']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=cli.cwd, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "plastic: error: logger=mlflow needs mlflow, which is not installed: "
+        "pip install 'plastic[tracking]'"
+    )
