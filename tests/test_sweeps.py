@@ -160,3 +160,34 @@ def test_the_page_renders_in_headless_chromium(grid, tmp_path):
     # the grey receptive-field mosaics and the viridis heat maps put colour well below the top
     lower = pixels[600:]
     assert (np.abs(lower - 255).sum(axis=2) > 60).mean() > 0.05
+
+
+def test_the_report_overlays_a_sweeps_runs_and_compares_runs_from_anywhere(cli):
+    sweep = cli(
+        "run", "-m", "experiment=smoke/oja", "model.tau=8,12", "model.alpha_lateral=0.3,1.0",
+        "seed=0,1", "hydra.sweep.dir=three",
+    )  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr
+    report = cli("report", "three", "--sort", "mean_best_cosine")
+    assert report.returncode == 0, report.stderr
+    folder = cli.cwd / "three"
+    for name in ("bar_coverage", "mean_best_cosine", "weight_change"):
+        assert (folder / f"overlay_{name}.png").stat().st_size > 0
+    assert (folder / "parallel_coordinates.png").stat().st_size > 0  # three swept keys
+    page = (folder / "index.html").read_text()
+    assert 'id="runs"' in page and "addEventListener" in page  # the sortable table
+    assert 'src="overlay_mean_best_cosine.png"' in page
+
+    for name, tau in (("a", "8"), ("b", "20")):
+        done = cli(
+            "run", "experiment=smoke/oja", f"model.tau={tau}", f"hydra.run.dir=elsewhere/{name}"
+        )
+        assert done.returncode == 0, done.stderr
+    compare = cli("report", "--compare", "elsewhere/a", "elsewhere/b", "three/0", "--out", "side")
+    assert compare.returncode == 0, compare.stderr
+    page = (cli.cwd / "side" / "index.html").read_text()
+    assert "model.tau" in page and (cli.cwd / "side" / "overlay_bar_coverage.png").exists()
+    # the links are relative and lead to the runs' own files
+    assert 'src="../elsewhere/a/receptive_fields.gif"' in page
+    assert (cli.cwd / "side" / "../elsewhere/a/receptive_fields.gif").exists()
+    assert cli("report", "--compare", "elsewhere/a", "nowhere", "--out", "x").returncode == 2

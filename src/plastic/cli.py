@@ -15,6 +15,7 @@ from pathlib import Path
 USAGE = """\
 usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hydra app)
        plastic report FOLDER [--sort METRIC] [--ascending]   sweep.csv, heat maps, index.html
+       plastic report --compare RUN RUN ... [--out FOLDER]   runs from anywhere, side by side
        plastic list                                            models, datasets, experiments
        plastic --version
 
@@ -339,14 +340,36 @@ def report_command(args: list[str]) -> int:
         prog="plastic report",
         description="One table and one page (index.html) for a sweep folder or a run folder.",
     )
-    parser.add_argument("folder", help="a multirun folder (outputs/multirun/...) or a run folder")
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        help="a multirun folder (outputs/multirun/...) or a run folder",
+    )
     parser.add_argument("--sort", metavar="METRIC", help="the metric to sort by (default: first)")
     parser.add_argument("--ascending", action="store_true", help="smallest first")
+    parser.add_argument(
+        "--compare", nargs="+", metavar="RUN", type=Path, help="run folders from anywhere"
+    )
+    parser.add_argument(
+        "--out", metavar="FOLDER", help="with --compare: where the page goes (a new folder; "
+        "default outputs/compare/DATE_TIME)",
+    )  # fmt: skip
     options = parser.parse_args(args)
     from plastic.report import print_table, report
 
+    folder = options.out if options.compare else options.folder
+    if options.compare and folder is None:
+        import datetime as dt
+
+        from plastic.app import unique_run_dir
+
+        stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        folder = unique_run_dir(f"outputs/compare/{stamp}")
+    if folder is None:
+        _error("plastic report needs a FOLDER (or --compare RUN RUN ...)")
+        return 2
     try:
-        print_table(report(Path(options.folder), options.sort, options.ascending))
+        print_table(report(Path(folder), options.sort, options.ascending, options.compare))
     except UserError as error:
         _error(error.message)
         return 2

@@ -194,6 +194,128 @@ def heatmaps(folder: Path, rows, keys, metrics) -> list[Path]:
     return paths
 
 
+def compared(folder: Path, runs: list[Path]) -> list[dict]:
+    """Rows for run folders from anywhere, named by their own folder (and its parent when two
+    share a name); the page goes to `folder`, which must be new or empty."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(p for p in folder.iterdir() if p.name not in ("index.html", "sweep.csv")):
+        raise UserError(f"plastic report --compare: {str(folder)!r} holds other files")
+    rows, names = [], set()
+    for run in runs:
+        run = Path(run).resolve()
+        if not is_run(run):
+            raise UserError(f"plastic report --compare: {str(run)!r} is not a run folder")
+        row = load_run(run)
+        name = run.name if run.name not in names else f"{run.parent.name}/{run.name}"
+        names.add(name)
+        row["job"] = name
+        rows.append(row)
+    return rows
+
+
+def _curves(row: dict) -> dict[str, np.ndarray]:
+    """A run's metrics.csv as columns (empty when it has none)."""
+    try:
+        with (row["folder"] / "metrics.csv").open() as f:
+            table = list(csv.DictReader(f))
+    except OSError:
+        return {}
+    columns = {}
+    for name in table[0] if table else []:
+        values = [_number(r[name]) for r in table]
+        columns[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+    return columns
+
+
+def _colours(rows: list[dict], keys: list[str]):
+    """A colour per run, by the first swept key's value (its order), and the legend's labels."""
+    from plastic import viz
+
+    if not keys:
+        cmap = viz.plt.get_cmap("tab10")
+        return [cmap(i % 10) for i in range(len(rows))], [r["job"] for r in rows]
+    values = sorted({r["overrides"].get(keys[0], "") for r in rows}, key=_order)
+    cmap = viz.plt.get_cmap("viridis")
+    position = {v: i / max(1, len(values) - 1) for i, v in enumerate(values)}
+    colours = [cmap(position[r["overrides"].get(keys[0], "")]) for r in rows]
+    return colours, [f"{keys[0]}={r['overrides'].get(keys[0], '')}" for r in rows]
+
+
+def overlays(folder: Path, rows: list[dict], keys: list[str]) -> list[Path]:
+    """One figure per recorded metric: every run's curve, coloured by the first swept key."""
+    from plastic import viz
+
+    curves = [(r, _curves(r)) for r in rows]
+    curves = [(r, c) for r, c in curves if "step" in c and len(c["step"]) > 1]
+    if len(curves) < 2:
+        return []
+    colours, labels = _colours([r for r, _ in curves], keys)
+    names = [n for n in curves[0][1] if n not in ("step", "epoch")]
+    paths = []
+    for name in names:
+        fig, ax = viz.plt.subplots(figsize=(7, 3.6))
+        shown = set()
+        for (_, columns), colour, label in zip(curves, colours, labels, strict=True):
+            if name not in columns:
+                continue
+            ax.plot(columns["step"], columns[name], color=colour, lw=1.2, alpha=0.85,
+                    label=None if label in shown else label)  # fmt: skip
+            shown.add(label)
+        ax.set_xlabel("step")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        if len(shown) <= 12:
+            ax.legend(fontsize=7, loc="best")
+        ax.set_title(f"{name}, every run" + (f", coloured by {keys[0]}" if keys else ""))
+        fig.tight_layout()
+        paths.append(viz.save_figure(fig, folder / f"overlay_{name}.png"))
+    return paths
+
+
+def parallel_coordinates(folder: Path, rows: list[dict], keys: list[str], metric) -> list[Path]:
+    """For a sweep over 3 or more keys: an axis per key and one for the metric, a line per run
+    coloured by the metric (categorical values spaced in their order)."""
+    if len(keys) < 3 or metric is None:
+        return []
+    from plastic import viz
+
+    done = [r for r in rows if _number(r["metrics"].get(metric)) is not None]
+    if len(done) < 2:
+        return []
+    axes = [*keys, metric]
+    table = np.zeros((len(done), len(axes)))
+    ticks = []
+    for j, key in enumerate(axes):
+        raw = [
+            r["metrics"].get(metric) if key == metric else r["overrides"].get(key, "") for r in done
+        ]
+        numbers = [_number(v) for v in raw]
+        if all(n is not None for n in numbers):
+            values = np.array(numbers, dtype=float)
+            low, high = values.min(), values.max()
+            table[:, j] = (values - low) / (high - low) if high > low else 0.5
+            ticks.append((f"{low:.3g}", f"{high:.3g}"))
+        else:
+            order = sorted(set(map(str, raw)), key=_order)
+            table[:, j] = [order.index(str(v)) / max(1, len(order) - 1) for v in raw]
+            ticks.append((order[0], order[-1]))
+    score = table[:, -1]
+    cmap = viz.plt.get_cmap("viridis")
+    fig, ax = viz.plt.subplots(figsize=(1.8 * len(axes) + 1, 4))
+    for i in np.argsort(score):
+        ax.plot(range(len(axes)), table[i], color=cmap(score[i]), lw=1.2, alpha=0.8)
+    for j, (low, high) in enumerate(ticks):
+        ax.axvline(j, color="0.5", lw=0.8)
+        ax.text(j, -0.06, low, ha="center", va="top", fontsize=7)
+        ax.text(j, 1.06, high, ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(axes)), axes, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.15, 1.15)
+    ax.set_title(f"the sweep's keys and {metric} (colour: {metric})")
+    fig.tight_layout()
+    return [viz.save_figure(fig, folder / "parallel_coordinates.png")]
+
+
 def _order(value: str):
     number = _number(value)
     return (0, number, "") if number is not None else (1, 0.0, value)
@@ -203,8 +325,10 @@ def write_html(path: Path, title: str, rows, keys, metrics, maps: list[Path]) ->
     base = path.parent
     esc = html.escape
 
-    def link(p: Path) -> str:
-        return esc(p.relative_to(base).as_posix()) if p != base else "."
+    def link(p: Path) -> str:  # relative, so the folders can be copied and opened offline
+        import os
+
+        return esc(Path(os.path.relpath(p, base)).as_posix())
 
     head = "".join(f"<th>{esc(c)}</th>" for c in ["job", "status", *keys, *metrics])
     body = []
@@ -252,9 +376,30 @@ figure {{ margin: 0; }} img {{ max-width: 480px; max-height: 480px; image-render
 figcaption {{ font-size: 12px; color: #666; }} small {{ color: #666; font-weight: normal; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
+<table id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
+<p class="reason">Click a column's name to sort by it.</p>
 <div class="pictures">{grid}</div>
 {"".join(sections)}
+<script>
+// the table sorts by any column: numbers as numbers, the rest as text; again to reverse
+document.querySelectorAll("#runs th").forEach((th, column) => {{
+  th.style.cursor = "pointer";
+  th.addEventListener("click", () => {{
+    const body = th.closest("table").tBodies[0];
+    const rows = Array.from(body.rows);
+    const value = (row) => row.cells[column].innerText.trim();
+    const numeric = rows.every((row) => value(row) === "" || !isNaN(parseFloat(value(row))));
+    const ascending = th.dataset.order !== "ascending";
+    th.dataset.order = ascending ? "ascending" : "descending";
+    rows.sort((a, b) => {{
+      const [x, y] = [value(a), value(b)];
+      const order = numeric ? (parseFloat(x) || 0) - (parseFloat(y) || 0) : x.localeCompare(y);
+      return ascending ? order : -order;
+    }});
+    rows.forEach((row) => body.appendChild(row));
+  }});
+}});
+</script>
 </body></html>
 """
     return write_text(path, page)
@@ -269,9 +414,19 @@ def _fmt(value) -> str:
     )
 
 
-def report(folder: Path, sort_by: str | None = None, ascending: bool = False) -> dict:
+def report(
+    folder: Path,
+    sort_by: str | None = None,
+    ascending: bool = False,
+    compare: list[Path] | None = None,
+) -> dict:
+    """The table, sweep.csv, heat maps, overlaid curves, parallel coordinates and index.html
+    of a sweep or a run folder; with `compare`, of those run folders, written to `folder`."""
     folder = Path(folder).resolve()
-    rows, multirun = collect(folder)
+    if compare:
+        rows, multirun = compared(folder, compare), True
+    else:
+        rows, multirun = collect(folder)
     readable = [r for r in rows if r["status"] != "unreadable"]  # their overrides are unknown
     keys, metrics = swept_keys(readable), metric_names(rows)
     if sort_by and sort_by not in metrics:
@@ -284,6 +439,8 @@ def report(folder: Path, sort_by: str | None = None, ascending: bool = False) ->
     if multirun:
         write_csv(folder / "sweep.csv", rows, keys, metrics)
         maps = heatmaps(folder, readable, keys, metrics)
+        maps += overlays(folder, readable, keys)
+        maps += parallel_coordinates(folder, readable, keys, sort_by)
     title = f"plastic report: {folder.name}" + (f" ({len(rows)} runs)" if multirun else "")
     page = write_html(folder / "index.html", title, rows, keys, metrics, maps)
     return {
@@ -324,7 +481,7 @@ def print_table(result: dict) -> None:
         if r["status"] != "completed":
             console.print(f"[red]job {escape(r['job'])}[/red] {r['status']}: {escape(r['reason'])}")
     if result["heatmaps"]:
-        console.print(f"heat maps: {', '.join(p.name for p in result['heatmaps'])}")
+        console.print(f"figures: {', '.join(p.name for p in result['heatmaps'])}")
     console.print(
         f"sweep.csv and page: [bold]{result['page']}[/bold]"
         if result["multirun"]
