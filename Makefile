@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run smoke test test-gpu bench lint clean
+.PHONY: install run smoke test test-slow test-gpu bench lint clean
 
 install: $(STAMP)
 
@@ -27,8 +27,11 @@ smoke: install  ## every smoke recipe through the real console script
 		$(BIN)/plastic run experiment=smoke/$$name $(ARGS); \
 	done
 
-test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: install  ## the suite, minutes on 2 cores (the slow tier apart)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install  ## the slow tier: the GPU kernel under numba's CUDA simulator, a built wheel
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 test-gpu: install  ## only the GPU tests (they skip where there is no GPU)
 	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)

@@ -13,6 +13,7 @@ from tests.conftest import REPO
 from tests.test_topo_wta import VARIANTS
 
 
+@pytest.mark.slow  # about 2 minutes on 2 cores: the simulator runs every thread in Python
 def test_fused_kernel_equals_the_cpu_loop_for_every_variant():
     out = subprocess.run(
         [

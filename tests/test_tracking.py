@@ -100,3 +100,18 @@ def test_without_the_extra_choosing_a_logger_is_one_line(cli):
         "plastic: error: logger=mlflow needs mlflow, which is not installed: "
         "pip install 'plastic[tracking]'"
     )
+
+
+def test_a_store_that_cannot_be_written_costs_one_line_and_not_the_run(cli):
+    """As a full disk does: the logger's writes fail, the run goes on and its folder is whole."""
+    result = cli(
+        "run", "experiment=smoke/oja", "logger=mlflow",
+        "logger.mlflow.tracking_uri=sqlite:////proc/no/such/place/mlflow.db",
+        "hydra.run.dir=unwritable",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if "logger=mlflow failed" in line]
+    assert len(warnings) == 1
+    run = cli.cwd / "unwritable"
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+    assert (run / "weights.npz").exists() and (run / "fields.png").exists()
