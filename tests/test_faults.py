@@ -147,16 +147,17 @@ def test_an_unreadable_summary_is_refused_by_resume_and_reported_by_report(
     assert "unreadable" in report.stdout and "summary.json cannot be read" in report.stdout
 
 
-def test_kill_9_loses_nothing_that_was_saved(cli):
-    process = start(cli.cwd, *LONG, "hydra.run.dir=killed")
+@pytest.mark.parametrize("moment", np.random.default_rng().uniform(0.0, 2.0, 2).round(2))
+def test_kill_9_loses_nothing_that_was_saved(cli, moment):
+    """kill -9 at a random moment of the run (a new one each time the suite runs)."""
+    process = start(cli.cwd, *LONG, "hydra.run.dir=killed", "trainer.checkpoint_seconds=0.2")
     wait_for_checkpoint(cli.cwd / "killed")
-    time.sleep(1.0)
+    time.sleep(moment)
     process.kill()
     process.communicate(timeout=60)
     run = cli.cwd / "killed"
     state = np.load(run / "checkpoint.npz")  # whole: written to a temporary name, renamed
-    reached = int(state["trainer/step"])
-    assert reached > 0
+    reached = int(state["trainer/step"])  # 0 when killed before the second checkpoint
     assert not list(run.glob(".*.tmp"))
     more = f"trainer.max_steps={reached + 10000}"
     result = cli("run", f"resume={run}", more, "trainer.progress=off")
@@ -182,6 +183,27 @@ def test_a_folder_that_is_not_a_run_is_never_written_over(cli):
     assert sorted(p.name for p in (cli.cwd / "notes").iterdir()) == ["mine.txt"]
     (cli.cwd / "afile").write_text("")
     one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=afile/run"), "cannot write")
+
+
+def small_disk(folder):
+    """A 300 KiB tmpfs at `folder`, where this machine lets one be mounted (root); else None."""
+    folder.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(folder)], capture_output=True
+    )
+    return folder if made.returncode == 0 else None
+
+
+def test_a_full_disk_is_one_line_and_the_run_says_so(cli):
+    disk = small_disk(cli.cwd / "disk")
+    if disk is None:
+        pytest.skip("no tmpfs can be mounted here: the next test makes a write fail instead")
+    try:
+        args = ("experiment=smoke/topo_wta", f"hydra.run.dir={disk / 'run'}")
+        one_error_line(cli("run", *args), "No space left on device", str(disk / "run"))
+        assert not list((disk / "run").glob(".*.tmp"))
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def test_a_full_disk_is_one_line_and_leaves_whole_files(cli):
