@@ -181,3 +181,13 @@ def test_digits_run_reports_the_probe(cli):
     assert summary["metrics"]["probe_raw_pixels"] > 0.9
     assert 0.1 < summary["metrics"]["probe_random"] <= 1.0  # the untrained network, same seed
     assert summary["verdict"].startswith("features ") and "untrained" in summary["verdict"]
+
+
+def test_list_shows_a_rules_settings_from_its_dataclass(cli):
+    listed = cli("list", "model=bcm")
+    assert listed.returncode == 0, listed.stderr
+    assert "model.optimizer.learning_rate = 0.02" in listed.stdout
+    assert "[sgd | momentum | nesterov" in listed.stdout and "model.n_units = 100" in listed.stdout
+    assert "dataset.test_fraction = 0.25" in cli("list", "dataset=digits").stdout
+    wrong = cli("list", "model=nosuch")
+    assert wrong.returncode == 2 and "oja" in wrong.stderr

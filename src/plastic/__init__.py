@@ -1,3 +1,3 @@
 """plastic: a command-line experiment runner for local, biologically plausible learning rules."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -16,7 +16,7 @@ USAGE = """\
 usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hydra app)
        plastic report FOLDER [--sort METRIC] [--ascending]   sweep.csv, heat maps, index.html
        plastic report --compare RUN RUN ... [--out FOLDER]   runs from anywhere, side by side
-       plastic list                                            models, datasets, experiments
+       plastic list [model=NAME | dataset=NAME]                choices; one's settings
        plastic --version
 
   plastic run experiment=bars_oja           reproduce the bar-learning tutorial
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     try:
         if command == "list":
-            return list_command()
+            return list_command(rest)
         if command == "run":
             return run_command(rest)
         if command == "report":
@@ -377,7 +377,60 @@ def report_command(args: list[str]) -> int:
 
 
 # ----------------------------------------------------------------------------- list
-def list_command() -> int:
+def settings_command(args: list[str]) -> int:
+    """The settings of one rule or dataset: key, default, what is allowed, and the help text,
+    from the dataclass that checks them."""
+    from plastic import registry
+    from plastic.errors import UserError
+
+    group, _, name = args[0].partition("=")
+    entry_group = {"model": registry.RULES, "dataset": registry.DATASETS}.get(group)
+    offer = registry.offers(entry_group).get(name) if entry_group else None
+    if offer is None:
+        known = ", ".join(registry.offers(entry_group)) if entry_group else "model=, dataset="
+        _error(f"plastic list {args[0]}: choose model=NAME or dataset=NAME ({known})")
+        return 2
+    try:
+        schema = registry.import_target(offer.target, group).Config
+    except UserError as error:
+        _error(error.message)
+        return 2
+    # one line a setting (key = default  [allowed]  help): readable at any width, greppable
+    rows = settings_rows(schema, group)
+    width = max(len(f"{key} = {default}") for key, default, _, _ in rows)
+    print(f"{group}={name} ({offer.source}): its settings, their defaults and what is allowed")
+    for key, default, allowed, text in rows:
+        line = f"{key} = {default}".ljust(width) + f"  [{allowed}]"
+        print(f"  {line}  {text}".rstrip())
+    return 0
+
+
+def settings_rows(schema, prefix: str) -> list[tuple[str, str, str, str]]:
+    """(key, default, allowed, help) for every field of a settings dataclass, nested ones too."""
+    import dataclasses
+
+    rows = []
+    for f in dataclasses.fields(schema):
+        key = f"{prefix}.{f.name}"
+        nested = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+        if isinstance(nested, type) and dataclasses.is_dataclass(nested):
+            rows += settings_rows(nested, key)
+            continue
+        rules = f.metadata.get("rules", {})
+        signs = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+        allowed = " and ".join(f"{signs[k]} {v}" for k, v in rules.items() if k in signs)
+        if "choices" in rules:
+            allowed = " | ".join(map(str, rules["choices"]))
+        kind = getattr(f.type, "__name__", str(f.type))
+        default = "" if f.default is dataclasses.MISSING else repr(f.default)
+        rows.append((key, default, allowed or kind, f.metadata.get("help", "")))
+    return rows
+
+
+def list_command(args: list[str] = ()) -> int:
+    """`plastic list`: every choice; `plastic list model=NAME` (or dataset=NAME): its settings."""
+    if args:
+        return settings_command(args)
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
