@@ -53,6 +53,7 @@ class TrainerConfig:
 
 @dataclass
 class VizConfig:
+    pictures: bool = True  # false: metrics, tables, summary and weights only (a large sweep)
     gif_max_frames: int = setting(100, gt=1, help="frames kept for the GIFs (evenly spaced)")
     gif_fps: float = setting(10.0, gt=0)
     tile_pixels: int = setting(48, gt=0, help="a receptive-field tile is upscaled to at least this")

@@ -1,5 +1,6 @@
 """scikit-learn's bundled 8x8 handwritten digits (1,797 images), scaled to [0, 1]."""
 
+import functools
 from dataclasses import dataclass
 
 from plastic.config import DatasetConfig, setting
@@ -15,10 +16,16 @@ class Config(DatasetConfig):
     test_fraction: float = setting(0.25, gt=0, lt=1, help="held out for the linear probe")
 
 
-def load(cfg) -> Dataset:
+@functools.cache
+def bundled_digits():
+    """scikit-learn's digits, read once per process (a sweep's jobs share a process)."""
     from sklearn.datasets import load_digits  # here, not at import: keeps `plastic` start fast
 
-    digits = load_digits()
+    return load_digits()
+
+
+def load(cfg) -> Dataset:
+    digits = bundled_digits()
     pixels = digits.data / 16.0  # the bundled images hold 0..16
     x_train, x_test, y_train, y_test = stratified_split(
         pixels, digits.target, cfg.test_fraction, cfg.seed
