@@ -191,3 +191,17 @@ def test_list_shows_a_rules_settings_from_its_dataclass(cli):
     assert "dataset.test_fraction = 0.25" in cli("list", "dataset=digits").stdout
     wrong = cli("list", "model=nosuch")
     assert wrong.returncode == 2 and "oja" in wrong.stderr
+
+
+@pytest.mark.parametrize("pictures", ["true", "false"])
+def test_a_rules_tables_are_written_and_its_pictures_only_when_asked(cli, pictures):
+    result = cli("run", "experiment=smoke/attractor", "model.diagnostics_every=10",
+                 f"viz.pictures={pictures}", "hydra.run.dir=run")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run = cli.cwd / "run"
+    assert (run / "diagnostics.csv").stat().st_size > 0 and (run / "metrics.csv").exists()
+    drawn = sorted(p.name for p in run.iterdir() if p.suffix in (".png", ".gif"))
+    if pictures == "true":
+        assert {"diagnostics.png", "couplings.png", "free_run.gif", "fields.png"} <= set(drawn)
+    else:
+        assert drawn == []

@@ -442,16 +442,14 @@ def _frame_drawer(cfg, model, dataset):
 
 
 def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset, analysis_views) -> None:
-    """metrics.csv, the fields' mosaic and GIF, the curves, and the rule's own views (the
-    tables always, the pictures unless viz.pictures=false: a large sweep's jobs)."""
+    """metrics.csv and the rule's tables always; the fields' mosaic and GIF, the curves and the
+    rule's own pictures unless viz.pictures=false (a large sweep's jobs)."""
     recorder = trainer.recorder
     artifacts.write_csv(run_dir / METRICS, recorder.columns, recorder.rows)
-    if not cfg.viz.pictures:
-        analysis_views = [v for v in analysis_views if isinstance(v, views.Table)]
+    for table in (v for v in analysis_views if isinstance(v, views.Table)):
+        rows = [dict(zip(table.columns, r.tolist(), strict=True)) for r in table.rows]
+        artifacts.write_csv(run_dir / f"{table.name}.csv", list(table.columns), rows)
     if not recorder.rows or not cfg.viz.pictures:
-        for view in analysis_views:
-            rows = [dict(zip(view.columns, r.tolist(), strict=True)) for r in view.rows]
-            artifacts.write_csv(run_dir / f"{view.name}.csv", list(view.columns), rows)
         return
     title = f"{rule_choice(cfg)}: receptive fields at step {recorder.rows[-1]['step']:,}"
     layout = model.layout(dataset.image_shape)
@@ -460,10 +458,7 @@ def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset, analys
     if len(recorder.rows) > 1:
         curves.draw(run_dir / "curves.png", recorder.rows, names)
     for view in analysis_views:  # a completed run's analysis: the rule's own pictures
-        if isinstance(view, views.Table):
-            rows = [dict(zip(view.columns, r.tolist(), strict=True)) for r in view.rows]
-            artifacts.write_csv(run_dir / f"{view.name}.csv", list(view.columns), rows)
-        else:
+        if not isinstance(view, views.Table):
             pictures.draw(view, run_dir, cfg.viz)
 
 
