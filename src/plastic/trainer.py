@@ -198,12 +198,12 @@ class Trainer:
         self.seconds_before = 0.0  # training time spent before a resume
 
     # ------------------------------------------------------------------ checkpoints
-    def save_checkpoint(self, seconds: float) -> None:
+    def save_checkpoint(self, seconds: float, durable: bool = True) -> None:
         state = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         state.update(self.recorder.state())
         state["trainer/step"] = np.array(self.step)
         state["trainer/seconds"] = np.array(seconds)
-        write_npz(self.run_dir / CHECKPOINT, state)
+        write_npz(self.run_dir / CHECKPOINT, state, durable)
         # the curve so far, so that a run that dies keeps it (written whole, not flushed to
         # the disk: the checkpoint is; the final metrics.csv is written at the end)
         write_csv(self.run_dir / METRICS, self.recorder.columns, self.recorder.rows, durable=False)
@@ -244,7 +244,9 @@ class Trainer:
         seconds = lambda: self.seconds_before + time.perf_counter() - started  # noqa: E731
         if self.step == 0:
             self.record()
-            self.save_checkpoint(0.0)
+            # whole on disk (written and renamed) but not flushed: the untrained state is the
+            # seed's, so a power cut that loses it loses nothing a new run would not redo
+            self.save_checkpoint(0.0, durable=False)
         last_good = self.step
         last_saved = time.perf_counter()
         progress = Progress(cfg, self.total, self.step, self.multirun)
