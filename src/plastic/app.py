@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import logging
 import os
@@ -261,18 +262,14 @@ def run_dir_in_use(folder: Path) -> bool:
     return False
 
 
-def check_memory(cfg, n_inputs: int, backend) -> None:
+def check_memory(rule: type, settings, n_inputs: int, backend, name: str) -> None:
     """Refuse, before anything is allocated, a model whose state (as its rule estimates it,
     twice over: the untrained copy for the probes) cannot fit in the memory available."""
-    from plastic import registry
-
-    cls = registry.rule_class(cfg.model)
-    settings = registry.rule_settings(cls, cfg.model)
-    needed = cls.state_bytes(settings, n_inputs, backend.dtype.itemsize)
+    needed = rule.state_bytes(settings, n_inputs, backend.dtype.itemsize)
     available = available_memory()
     if needed is not None and available is not None and 2 * needed > available:
         raise UserError(
-            f"model={rule_choice(cfg)} with these settings needs about {_gib(2 * needed)} for "
+            f"model={name} with these settings needs about {_gib(2 * needed)} for "
             f"its state (and the untrained copy the probes compare with), more than the "
             f"{_gib(available)} of memory available: choose a smaller model"
         )
@@ -344,11 +341,13 @@ def _run(
         run_dir,
     )
 
-    check_memory(cfg, dataset.n_inputs, backend)
+    rule = registry.rule_class(cfg.model)
+    settings = registry.rule_settings(rule, cfg.model)
+    check_memory(rule, settings, dataset.n_inputs, backend, rule_choice(cfg))
 
-    def build_model():  # the same seed builds the same initial network
+    def build_model():  # the same seed builds the same initial network, on its own settings
         rng = np.random.default_rng(cfg.seed)
-        return registry.build_rule(cfg.model, backend, dataset.n_inputs, rng)
+        return rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
 
     model = build_model()
     evaluator = Evaluator(dataset, model.metric_names, cfg.seed)
@@ -492,11 +491,7 @@ def _print_table(summary: dict, run_dir: Path) -> None:
     console = Console()
     console.print(table)
     if summary.get("verdict"):
-        good = any(w in summary["verdict"] for w in ("better than", "as the source", "beyond"))
-        bad = any(w in summary["verdict"] for w in ("worse", "below", "no better"))
-        colour = {(True, False): "green", (True, True): "yellow", (False, True): "red"}.get(
-            (good, bad), "default"
-        )
+        colour = verdict.colour(summary["verdict"])
         console.print(f"verdict: [{colour}]{summary['verdict']}[/{colour}]")
     console.print(f"run folder: [bold]{run_dir}[/bold]")
     shown = sorted(p.name for p in run_dir.iterdir() if p.suffix in (".gif", ".png"))

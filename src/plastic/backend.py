@@ -36,10 +36,6 @@ class Backend:
         if self.name == "gpu":
             self.xp.cuda.get_current_stream().synchronize()
 
-    def size(self, array: Any) -> int:
-        """Elements of an array on either side, without copying it."""
-        return int(array.size)
-
     def largest_magnitude(self, array: Any) -> float:
         """max |a| in one pass (NaN when the array holds one, 0 for an empty array), on the
         side where the array is (a rule may keep some state on the host)."""

@@ -274,10 +274,9 @@ def user_message(error: BaseException) -> str | None:
         if isinstance(cause, ConfigKeyError | AttributeError) and getattr(cause, "key", None):
             return _unknown_key(cause)
         if isinstance(cause, ValidationError):
-            key = cause.full_key or cause.key
-            wanted = re.search(r"converted to (\w+)", cause.msg)
-            rule = f"must be {_article(wanted.group(1).lower())}" if wanted else cause.msg
-            return f"{key}={cause.value!r} is not allowed: {_first_line(rule)}"
+            from plastic.config import invalid_value
+
+            return invalid_value(cause.full_key or cause.key, cause.value, cause.msg)
         text = _first_line(str(error))
         return f"{text} ({_first_line(str(cause))})" if cause is not None else text
     return None
@@ -304,7 +303,7 @@ def _rule_keys(cause, full_key: str) -> list[str]:
     """The settings of the rule a model section names by _target_ (they are typed only once
     the config is composed), for the keys of model.* or model.<section>.*."""
     from plastic import registry
-    from plastic.config import allowed_keys
+    from plastic.config import allowed_keys, schema_at
 
     node = getattr(cause, "parent_node", None)
     if not full_key.startswith("model.") or node is None:
@@ -314,16 +313,8 @@ def _rule_keys(cause, full_key: str) -> list[str]:
         schema = registry.rule_class(root.model).Config
     except Exception:
         return []
-    for part in full_key.split(".")[1:-1]:  # model.optimizer.x: the optimizer's keys
-        nested = {f.name: f.default_factory for f in dataclasses.fields(schema)}.get(part)
-        if not isinstance(nested, type):
-            return []
-        schema = nested
-    return allowed_keys(schema)
-
-
-def _article(word: str) -> str:
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+    # model.optimizer.x: the optimizer's keys
+    return allowed_keys(schema_at(schema, full_key.partition(".")[2]))
 
 
 def _first_line(text: str) -> str:
@@ -407,18 +398,17 @@ def settings_command(args: list[str]) -> int:
 
 def settings_rows(schema, prefix: str) -> list[tuple[str, str, str, str]]:
     """(key, default, allowed, help) for every field of a settings dataclass, nested ones too."""
-    import dataclasses
+    from plastic.config import bounds_text, nested_schema
 
     rows = []
     for f in dataclasses.fields(schema):
         key = f"{prefix}.{f.name}"
-        nested = f.default_factory if f.default_factory is not dataclasses.MISSING else None
-        if isinstance(nested, type) and dataclasses.is_dataclass(nested):
+        nested = nested_schema(schema, f.name)
+        if nested is not None:
             rows += settings_rows(nested, key)
             continue
         rules = f.metadata.get("rules", {})
-        signs = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-        allowed = " and ".join(f"{signs[k]} {v}" for k, v in rules.items() if k in signs)
+        allowed = bounds_text(rules)
         if "choices" in rules:
             allowed = " | ".join(map(str, rules["choices"]))
         kind = getattr(f.type, "__name__", str(f.type))

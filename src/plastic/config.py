@@ -257,35 +257,43 @@ def typed_section(schema: type, node: DictConfig, prefix: str) -> DictConfig:
     except ConfigKeyError as error:
         key = f"{prefix}.{error.full_key or error.key}"
         section = key.rpartition(".")[0]
-        keys = allowed_keys(_schema_at(schema, str(error.full_key or error.key)))
+        keys = allowed_keys(schema_at(schema, str(error.full_key or error.key)))
         raise UserError(
             f"{key} is not a setting; the keys of {section} are: {', '.join(keys)}"
         ) from None
     except ValidationError as error:
-        import re
-
-        wanted = re.search(r"converted to (\w+)", error.msg)
-        rule = f"must be {_article(wanted.group(1).lower())}" if wanted else error.msg
-        raise UserError(
-            f"{prefix}.{error.full_key or error.key}={error.value!r} is not allowed: "
-            f"{rule.strip().splitlines()[0]}"
-        ) from None
+        key = f"{prefix}.{error.full_key or error.key}"
+        raise UserError(invalid_value(key, error.value, error.msg)) from None
     _check_node(typed, prefix + ".", schema)
     return typed
 
 
-def _schema_at(schema: type, key: str) -> type:
-    """The dataclass that holds `key` (a.b.c: the type of a.b)."""
+def nested_schema(schema: type, name: str) -> type | None:
+    """The settings dataclass of a nested section (model.optimizer), else None."""
+    for f in dataclasses.fields(schema):
+        if f.name == name and dataclasses.is_dataclass(f.default_factory):
+            return f.default_factory
+    return None
+
+
+def schema_at(schema: type, key: str) -> type | None:
+    """The dataclass that holds `key` (a.b.c: the section a.b's), None when there is none."""
     for part in key.split(".")[:-1]:
-        fields = {f.name: f.type for f in dataclasses.fields(schema)}
-        found = next(
-            (f.default_factory for f in dataclasses.fields(schema) if f.name == part), None
-        )
-        schema = found if isinstance(found, type) else fields.get(part, schema)
+        schema = nested_schema(schema, part) if schema is not None else None
     return schema
 
 
-def _article(word: str) -> str:
+def invalid_value(key: str, value: Any, message: str) -> str:
+    """One line for OmegaConf's refusal of a value: 'model.n_units='abc' is not allowed: must
+    be an integer'."""
+    import re
+
+    wanted = re.search(r"converted to (\w+)", message)
+    rule = f"must be {article(wanted.group(1).lower())}" if wanted else message
+    return f"{key}={value!r} is not allowed: {rule.strip().splitlines()[0]}"
+
+
+def article(word: str) -> str:
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
@@ -296,8 +304,8 @@ def _refuse_unknown_keys(node: DictConfig, schema: type, prefix: str) -> None:
             raise UserError(
                 f"{prefix}.{key} is not a setting; the keys of {prefix} are: {', '.join(known)}"
             )
-        nested = known[key].default_factory
-        if isinstance(nested, type) and dataclasses.is_dataclass(nested):
+        nested = nested_schema(schema, key)
+        if nested is not None:
             _refuse_unknown_keys(node[key], nested, f"{prefix}.{key}")
 
 
@@ -319,21 +327,24 @@ def _check_node(node: DictConfig, prefix: str, schema: Any = None) -> None:
             raise UserError(f"{key}={value!r} is not allowed: {problem}")
 
 
+BOUNDS = [
+    ("gt", ">", lambda a, b: a > b),
+    ("ge", ">=", lambda a, b: a >= b),
+    ("lt", "<", lambda a, b: a < b),
+    ("le", "<=", lambda a, b: a <= b),
+]
+
+
+def bounds_text(rules: dict) -> str:
+    """A field's bounds in words: '> 0 and <= 1' ('' when it has none)."""
+    return " and ".join(f"{sign} {rules[k]}" for k, sign, _ in BOUNDS if k in rules)
+
+
 def _broken_rule(value: Any, rules: dict) -> str | None:
     if "choices" in rules and value not in rules["choices"]:
         return "choose one of " + ", ".join(map(str, rules["choices"]))
-    bounds = [
-        ("gt", ">", lambda a, b: a > b),
-        ("ge", ">=", lambda a, b: a >= b),
-        ("lt", "<", lambda a, b: a < b),
-        ("le", "<=", lambda a, b: a <= b),
-    ]
-    broken = [
-        f"{sign} {rules[k]}" for k, sign, ok in bounds if k in rules and not ok(value, rules[k])
-    ]
-    if broken:
-        allowed = " and ".join(f"{sign} {rules[k]}" for k, sign, _ in bounds if k in rules)
-        return f"must be {allowed}"
+    if any(k in rules and not ok(value, rules[k]) for k, _, ok in BOUNDS):
+        return f"must be {bounds_text(rules)}"
     return None
 
 

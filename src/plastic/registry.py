@@ -131,11 +131,6 @@ def rule_defaults(cls: type, target: str) -> dict:
     return {TARGET: target, **OmegaConf.to_container(OmegaConf.structured(cls.Config))}
 
 
-def build_rule(model_cfg: Any, backend: Any, n_inputs: int, rng: Any):
-    cls = rule_class(model_cfg)
-    return cls(rule_settings(cls, model_cfg), backend, n_inputs, rng)
-
-
 # ----------------------------------------------------------------------------- datasets
 def dataset_source(name: str) -> Any:
     """The module (or object) with `Config`, `KIND` and `load(cfg)` behind dataset=NAME."""

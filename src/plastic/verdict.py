@@ -43,6 +43,18 @@ def judge(cfg: Any, final: dict[str, float], status: str, out_of: float | None =
     return " ".join(words) + (": " + "; ".join(judgements) if judgements else "")
 
 
+GOOD = ("better than", "as the source", "beyond")  # the words judge() writes, by their tone
+BAD = ("worse", "below", "no better")
+
+
+def colour(line: str) -> str:
+    """The line's colour for a terminal: green all good, red all bad, yellow mixed."""
+    good, bad = any(w in line for w in GOOD), any(w in line for w in BAD)
+    return {(True, False): "green", (True, True): "yellow", (False, True): "red"}.get(
+        (good, bad), "default"
+    )
+
+
 def _against_control(value: float, control: float, cfg: Any) -> str:
     better = value > control if cfg.higher_is_better else value < control
     if value == control:

@@ -267,7 +267,7 @@ class Attractor(DynamicalSystem):
         """Each row clamped for steps_per_pattern steps, the whole block in one compiled call
         (the uniforms are drawn at once: the same stream as drawing them pattern by pattern)."""
         cfg = self.cfg
-        biases = cfg.evidence * self.backend.to_host(block).astype(np.float64)
+        biases = cfg.evidence * np.asarray(self.backend.to_host(block), dtype=np.float64)
         uniforms = self.rng.random((len(biases) * cfg.steps_per_pattern, self.n_inputs))
         settings = (cfg.steps_per_pattern, cfg.beta, cfg.learning_rate, cfg.stochastic)
         if self.backend.on_device:

@@ -9,7 +9,8 @@ A rule's author calls it in their own tests:
 
 Each check is a promise the runner relies on (`rule_checks` lists them, to run one by one):
 
-- same_seed: the same seed builds and trains the same state, bit for bit;
+- same_seed: the same seed builds and trains the same state, bit for bit (and `snapshot`
+  returns a copy, which learning does not change);
 - round_trip: `state_dict` / `load_state_dict` carry everything that learning depends on;
 - split: learning a block in two parts equals learning it whole (where `splits_exactly`);
 - resume: a run interrupted through the trainer and resumed from its checkpoint ends, bit for
@@ -117,6 +118,14 @@ class _Kit:
     # ------------------------------------------------------------------ the checks
     def same_seed(self):
         _assert_same(self._build().state_dict(), self._build().state_dict(), "same_seed (built)")
+        # the recorder keeps a snapshot without copying it: it must be the rule's own copy
+        model = self._build()
+        snapshot = model.snapshot()
+        kept = snapshot.copy()
+        model.learn(model.backend.asarray(self.blocks[0]))
+        assert np.array_equal(snapshot, kept, equal_nan=True), (
+            "same_seed: snapshot() returned a view of the live state; it must return a copy"
+        )
         a, b = self._learned(self.blocks[0]), self._learned(self.blocks[0])
         _assert_same(a.state_dict(), b.state_dict(), "same_seed (after a block)")
 
