@@ -5,7 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run smoke test test-slow test-gpu bench lint clean
+MNIST  ?=
+.PHONY: install run smoke test test-slow test-full test-gpu bench docs lint clean
 
 install: $(STAMP)
 
@@ -28,21 +29,28 @@ smoke: install  ## every smoke recipe through the real console script
 	done
 
 test: install  ## the suite, minutes on 2 cores (the slow tier apart)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not full" $(PYTEST_ARGS)
 
 test-slow: install  ## the slow tier: the GPU kernel under numba's CUDA simulator, a built wheel
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
+test-full: install  ## the full-MNIST tier, at reduced sizes: make test-full MNIST=mnist.npz
+	PLASTIC_MNIST_FILE=$(MNIST) $(BIN)/python -m pytest -m full $(PYTEST_ARGS)
+
 test-gpu: install  ## only the GPU tests (they skip where there is no GPU)
 	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)
 
-bench: install  ## speed against the reference loops, written to docs/benchmarks.md
-	$(BIN)/python -m benchmarks.run $(ARGS)
+bench: install  ## speed against the reference loops, into docs/benchmarks.md (MNIST=FILE: full-MNIST sections)
+	PLASTIC_MNIST_FILE=$(MNIST) $(BIN)/python -m benchmarks.run $(ARGS)
+
+docs: install  ## the manual (MkDocs Material) into site/; --strict: a broken link fails
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict --quiet
+	@echo "the manual: site/index.html"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) outputs multirun dist build .pytest_cache .ruff_cache
+	rm -rf $(VENV) outputs multirun dist build site .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -244,6 +244,88 @@ def bench_minibatch(quick: bool) -> str:
     )
 
 
+def bench_features(quick: bool) -> str | None:
+    """bcm and hopfield on the whole of MNIST beside the plasticity library's loop: the same
+    batches from the same initial weights, then the same probe on both sides' features."""
+    from omegaconf import OmegaConf
+
+    from benchmarks.reference import plasticity as reference
+    from plastic.backend import make_backend
+    from plastic.datasets import mnist
+    from plastic.evaluate import linear_probe
+    from plastic.models import bcm, hopfield
+
+    path = os.environ.get("PLASTIC_MNIST_FILE") or ""
+    if not Path(path).is_file():
+        print("features: skipped (the whole of MNIST is needed: make bench MNIST=FILE)")
+        return None
+    cfg = OmegaConf.merge(OmegaConf.structured(mnist.Config), {"seed": 0, "path": path})
+    data = mnist.load(cfg)
+    epochs, probe_size = (1, 10_000) if quick else (10, data.n_train)
+    backend = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
+    cases = [  # (recipe, class, settings, the library's loop)
+        (
+            "mnist_bcm: bcm, 100 units, relu, Adam",
+            bcm.BCM,
+            {"activation": "relu", "optimizer": {"name": "adam"}},
+            lambda w, plan: reference.bcm(data.train, w, plan, reference.Adam())[0],
+        ),
+        (
+            "mnist_hopfield: hopfield, 100 units, p 2, k 2, SGD",
+            hopfield.KrotovHopfield,
+            {},
+            lambda w, plan: reference.hopfield(data.train, w, plan, reference.SGD()),
+        ),
+    ]
+    rng = np.random.default_rng(0)
+    epoch_plans = [
+        np.array_split(rng.permutation(data.n_train), data.n_train // 1000) for _ in range(epochs)
+    ]
+    train_x, train_y = data.train[:probe_size], data.train_labels[:probe_size]
+
+    def probe(model) -> float:
+        return linear_probe(
+            model.encode(train_x), train_y, model.encode(data.test), data.test_labels, 0, 500
+        )
+
+    rows = []
+    for label, rule, settings, library_loop in cases:
+        rule_cfg = OmegaConf.merge(OmegaConf.structured(rule.Config), settings)
+
+        def fresh(rule=rule, rule_cfg=rule_cfg):
+            return rule(rule_cfg, backend, data.n_inputs, np.random.default_rng(0))
+
+        untrained, model, library = fresh(), fresh(), fresh()
+        start = time.perf_counter()
+        library.weights = library_loop(untrained.weights, [b for p in epoch_plans for b in p])
+        library_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        for plan in epoch_plans:
+            for batch in plan:
+                model.learn(data.train[batch])
+            model.end_epoch()
+        plastic_seconds = time.perf_counter() - start
+        difference = np.abs(model.weights - library.weights).max()
+        rows.append(
+            f"| {label} | {library_seconds:.1f} | {plastic_seconds:.1f} "
+            f"| {library_seconds / plastic_seconds:.1f}x | {probe(library):.4f} "
+            f"| **{probe(model):.4f}** | {probe(untrained):.4f} | {difference:.0e} |"
+        )
+    raw = linear_probe(train_x, train_y, data.test, data.test_labels, 0, 500)
+    return (
+        "## bcm and hopfield on the whole of MNIST, beside the plasticity library\n\n"
+        f"{epochs} epochs of the 60,000 training images in batches of 1,000 (the recipes' "
+        "settings, float64), the same batches from the same initial weights on both sides; "
+        "the library's loop is benchmarks/reference/plasticity.py. Both sides' weights then "
+        "go through the same encoding (the rule's responses) and the same probe: a logistic "
+        f"regression on standardised responses fitted on {probe_size:,} training images, "
+        f"scored on the 10,000 test images. The raw pixels score {raw:.4f} on that probe.\n\n"
+        "| recipe | library s | plastic s | speed-up | library's features | plastic's features "
+        "| untrained | largest weight difference |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
 def tapestry_frames(n_frames: int) -> np.ndarray:
     """The topo_wta benches' input: `n_frames` training frames (m = 400) of the seeded tapestry
     video over the offline MNIST sample."""
@@ -728,6 +810,7 @@ BENCHES = {
     "runs": bench_runs,
     "oja": bench_oja,
     "minibatch": bench_minibatch,
+    "features": bench_features,
     "topo_wta": bench_topo,
     "topo_wta_gpu": bench_topo_gpu,
     "gpu": bench_gpu,

@@ -29,7 +29,8 @@ def test_bcm_update_matches_hand_computation():
     model = build(bcm.BCM, n_units=2, activation="linear")
     model.weights = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     x = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]])
-    update, theta = model.update(x)
+    update, theta, rows = model.update(x)
+    assert rows is None  # every unit's row
     # Y = W X^T = [[1, 1], [2, 1]]; th_b = [1, 2.5]; phi = [[0, 0], [-0.4, -0.6]]; dW = phi X / 2
     np.testing.assert_allclose(update, [[0, 0, 0], [-0.2, -0.7, -0.3]], atol=1e-12)
     np.testing.assert_allclose(theta, [0.5, 1.25])  # running: 0.5 * 0 + 0.5 * th_b
@@ -43,7 +44,8 @@ def test_bcm_interaction_matrix_is_the_inverse_of_the_lateral_one():
 def test_hopfield_update_matches_hand_computation():
     model = build(hopfield.KrotovHopfield, n_inputs=2, n_units=3, k=2, delta=0.4)
     model.weights = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
-    update, theta = model.update(np.array([[2.0, 1.0], [0.0, 3.0]]))
+    update, theta, rows = model.update(np.array([[2.0, 1.0], [0.0, 3.0]]))
+    assert list(rows) == [0, 1, 2]
     # I = [[2, 0], [1, 3], [1.5, 1.5]]: winners 0 then 1, second-best 2 both times
     # G = [[1, 0], [0, 1], [-0.4, -0.4]]; sum G*I = [2, 3, -1.2]; dW = G X - diag(.) W
     np.testing.assert_allclose(theta, [2.0, 3.0, -1.2])
@@ -142,17 +144,57 @@ def test_bcm_equals_the_library_loop(digit_data):
     np.testing.assert_allclose(model.theta, theta, atol=1e-10)
 
 
-def test_hopfield_equals_the_library_loop(digit_data):
+@pytest.mark.parametrize("n_units, batch", [(12, 50), (300, 10)])
+def test_hopfield_equals_the_library_loop(digit_data, n_units, batch):
+    """With 300 units and batches of 10, most units are neither winner nor k-th in a batch:
+    the rows left out of the update must be exactly the library's unchanged rows."""
     x = digit_data.train
     model = build(
-        hopfield.KrotovHopfield, n_inputs=64, n_units=12, batch_size=50, p=3.0, k=3, delta=0.4
+        hopfield.KrotovHopfield,
+        n_inputs=64,
+        n_units=n_units,
+        batch_size=batch,
+        p=3.0,
+        k=3,
+        delta=0.4,
     )
     start = model.weights.copy()
-    plan = batches(len(x), 50, 12)
-    for batch in plan:
-        model.learn(x[batch])
+    plan = batches(len(x), batch, 12)
+    for indices in plan:
+        model.learn(x[indices])
     want = reference.hopfield(x, start, plan, reference.SGD(lr=0.02), p=3.0, k=3, delta=0.4)
     np.testing.assert_allclose(model.weights, want, rtol=0, atol=1e-10)
+    if n_units == 300:
+        assert (model.weights == start).all(axis=1).any()  # some rows were never touched
+
+
+def test_hopfield_sparse_update_under_another_optimizer_steps_the_whole_matrix(digit_data):
+    """Momentum moves every weight through its velocity: the rule's rows are made whole."""
+    x = digit_data.train[:40]
+    settings = dict(n_inputs=64, n_units=50, batch_size=10)
+    momentum = {"name": "momentum", "learning_rate": 0.02, "momentum": 0.9}
+    model = build(hopfield.KrotovHopfield, optimizer=momentum, **settings)
+    rule = build(hopfield.KrotovHopfield, **settings)  # the same start; its update alone
+    velocity = np.zeros_like(rule.weights)
+    for start in range(0, 40, 10):
+        update, _, rows = rule.update(x[start : start + 10])
+        velocity *= 0.9
+        velocity[rows] += 0.02 * update
+        rule.weights += velocity
+    model.learn(x)
+    np.testing.assert_allclose(model.weights, rule.weights, rtol=0, atol=1e-12)
+    assert (velocity[np.setdiff1d(np.arange(50), rows)] != 0).any()  # carried, not re-zeroed
+
+
+def test_hopfield_cosine_response_is_the_papers_readout():
+    """max(cos(W, x), 0)^n: scaling an input or a unit's weights changes nothing."""
+    model = build(
+        hopfield.KrotovHopfield, n_inputs=2, n_units=2, response="cosine", response_power=4.5
+    )
+    model.weights = np.array([[3.0, 0.0], [-1.0, 1.0]])
+    h = model.respond(np.array([[2.0, 2.0], [0.0, 5.0]]))
+    want = [[np.sqrt(0.5) ** 4.5, 0.0], [0.0, np.sqrt(0.5) ** 4.5]]
+    np.testing.assert_allclose(h, want, rtol=1e-12, atol=1e-12)
 
 
 def train(digit_data, module, run_dir, max_steps=None, resume=False, **overrides):

@@ -350,7 +350,7 @@ def _run(
         return rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
 
     model = build_model()
-    evaluator = Evaluator(dataset, model.metric_names, cfg.seed)
+    evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
     trainer = Trainer(
         cfg.trainer,
         model,
@@ -484,7 +484,7 @@ def _print_table(summary: dict, run_dir: Path) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in summary.get("metrics", {}).items():
-        table.add_row(name, f"{value:.4g}")
+        table.add_row(name, f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}")
     table.add_row("steps", f"{summary['steps']:,} / {summary['steps_total']:,}")
     table.add_row("steps/s", f"{summary['steps_per_second']:,.0f}")
     table.add_row("wall seconds", f"{summary['wall_seconds']:.1f}")

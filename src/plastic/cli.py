@@ -189,6 +189,7 @@ RESUME_MAY_CHANGE = (
     "trainer.checkpoint_every",
     "trainer.checkpoint_seconds",
     "viz.",
+    "probe.",
     "verdict.",
 )
 CHECKPOINT_KEYS = ("trainer/step", "trainer/seconds", "record/step", "record/frames")

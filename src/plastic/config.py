@@ -61,6 +61,18 @@ class VizConfig:
 
 
 @dataclass
+class ProbeConfig:
+    """The final linear probe of a feature learner on labelled data (plastic.evaluate): a
+    logistic regression on standardised responses, fitted on training images, scored on the
+    test split; the same probe on the raw pixels and on the untrained network."""
+
+    train_size: int | None = setting(
+        10_000, gt=0, help="training images the probe fits on (null: all of them)"
+    )
+    max_iter: int = setting(2000, gt=0, help="L-BFGS iterations of the logistic regression")
+
+
+@dataclass
 class VerdictConfig:
     """What a run's verdict line judges (plastic.verdict); null metric: the data decides."""
 
@@ -111,6 +123,7 @@ class PlasticConfig:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     viz: VizConfig = field(default_factory=VizConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     seed: int = setting(0, ge=0)
@@ -195,6 +208,7 @@ def validate(cfg: DictConfig) -> Any:
         "device": DeviceConfig,
         "trainer": TrainerConfig,
         "viz": VizConfig,
+        "probe": ProbeConfig,
         "verdict": VerdictConfig,
         "dataset": registry.dataset_source(cfg.dataset.name).Config,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plastic.config import ProbeConfig
 from plastic.datasets import Dataset
 from plastic.rule import FeatureLearner
 
@@ -22,10 +23,10 @@ EVALUATOR_NAMES = (
     "probe_accuracy",
     "probe_raw_pixels",
     "probe_random",
+    "probe_train_samples",
 )
 SELECTIVE_COSINE = 0.8  # a unit is selective for a bar when its best cosine reaches this
 DUPLICATE_COSINE = 0.95  # two fields this alike are near-duplicates
-PROBE_MAX_TRAIN = 10_000  # the probe is a yardstick, not the experiment: keep it to seconds
 
 
 def cosine_matrix(fields: np.ndarray, templates: np.ndarray) -> np.ndarray:
@@ -48,13 +49,15 @@ def bar_coverage(fields: np.ndarray, templates: np.ndarray) -> dict[str, float]:
     }
 
 
-def linear_probe(train_x, train_y, test_x, test_y, seed: int = 0) -> float:
+def linear_probe(train_x, train_y, test_x, test_y, seed: int = 0, max_iter: int = 2000) -> float:
     """Accuracy on the test split of a logistic regression fitted on standardised features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    probe = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed)
+    )
     probe.fit(train_x, train_y)
     return float(probe.score(test_x, test_y))
 
@@ -69,8 +72,9 @@ def duplicate_fields(fields: np.ndarray, threshold: float = DUPLICATE_COSINE) ->
 class Evaluator:
     """Metrics recorded during training (`record`) and measured once at the end (`final`)."""
 
-    def __init__(self, dataset: Dataset, model_metric_names=(), seed: int = 0):
+    def __init__(self, dataset: Dataset, model_metric_names=(), seed: int = 0, probe=None):
         self.dataset, self.seed = dataset, seed
+        self.probe = probe or ProbeConfig()
         self.model_metric_names = list(model_metric_names)
 
     @property
@@ -102,11 +106,15 @@ class Evaluator:
             untrained = bar_coverage(initial_model.receptive_fields(), d.bar_templates)
             metrics["bar_coverage_random"] = untrained["bar_coverage"]
         if d.train_labels is not None and d.test is not None:
-            x, y = d.train[:PROBE_MAX_TRAIN], d.train_labels[:PROBE_MAX_TRAIN]
+            size = self.probe.train_size or d.n_train
+            x, y = d.train[:size], d.train_labels[:size]
 
             def probe(encode):
-                return linear_probe(encode(x), y, encode(d.test), d.test_labels, self.seed)
+                return linear_probe(
+                    encode(x), y, encode(d.test), d.test_labels, self.seed, self.probe.max_iter
+                )
 
+            metrics["probe_train_samples"] = float(len(x))
             metrics["probe_accuracy"] = probe(model.encode)
             metrics["probe_raw_pixels"] = probe(lambda a: a)
             if initial_model is not None:

@@ -60,10 +60,21 @@ class Optimizer:
         self.iterations = 0 if cfg.name == "rmsprop" else 1  # as the library counts
         self.buffers = {name: xp.zeros(shape, dtype=dtype) for name in BUFFERS.get(cfg.name, ())}
 
-    def step(self, weights: Any, gradient: Any) -> None:
-        """One update of `weights` in place against `gradient` (= -dW)."""
+    @property
+    def steps_rows(self) -> bool:
+        """Whether `step` may take the rows of a sparse update alone: only plain SGD, whose
+        step on a zero row is none (the others move every weight with their buffers)."""
+        return self.cfg.name == "sgd"
+
+    def step(self, weights: Any, gradient: Any, rows: Any = None) -> None:
+        """One update of `weights` in place against `gradient` (= -dW); with `rows` (SGD
+        only) the gradient holds just those rows of the weights, the others being 0."""
         cfg, xp, lr, b = self.cfg, self.xp, self.lr, self.buffers
-        if cfg.name == "sgd":
+        if rows is not None:
+            if not self.steps_rows:
+                raise ValueError(f"optimizer {cfg.name} steps whole matrices, not rows")
+            weights[rows] -= lr * gradient
+        elif cfg.name == "sgd":
             weights -= lr * gradient
         elif cfg.name in ("momentum", "nesterov"):
             b["velocity"] *= cfg.momentum

@@ -22,6 +22,7 @@ class Mosaic:
     tile_shape: tuple[int, int]
     title: str = ""
     grid: tuple[int, int] | None = None  # rows, columns; None: near-square
+    shared_scale: bool = False  # one colour scale for all tiles (else each tile its own)
 
 
 @dataclass

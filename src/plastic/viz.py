@@ -27,8 +27,9 @@ def grid_shape(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def mosaic(fields: np.ndarray, image_shape: tuple[int, int], grid: tuple[int, int] | None = None):
-    """Tile the fields (n, h*w) on a grid; each tile scaled to [0, 1] (or [-1, 1] when signed).
+def mosaic(fields: np.ndarray, image_shape: tuple[int, int], grid=None, shared_scale=False):
+    """Tile the fields (n, h*w) on a grid (rows, columns); each tile scaled to [0, 1] (or
+    [-1, 1] when signed) by its own largest magnitude, or all by the largest of all.
 
     Returns the mosaic with NaN in the gaps and whether the fields are signed.
     """
@@ -36,7 +37,7 @@ def mosaic(fields: np.ndarray, image_shape: tuple[int, int], grid: tuple[int, in
     rows, cols = grid or grid_shape(n)
     h, w = image_shape
     signed = bool((fields < 0).any())
-    scale = np.abs(fields).max(axis=1, keepdims=True)
+    scale = np.abs(fields).max(axis=None if shared_scale else 1, keepdims=True)
     tiles = (fields / np.where(scale > 0, scale, 1.0)).reshape(n, h, w)
     out = np.full((rows * (h + GAP) + GAP, cols * (w + GAP) + GAP), np.nan)
     for index in range(n):

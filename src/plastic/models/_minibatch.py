@@ -5,6 +5,9 @@ the rule's per-unit progress figure (theta) has been stable for some epochs.
 
     dW <- update(X) - decay W          (the rule's own update, then weight decay)
     W  <- optimizer.step(W, -dW)       (ascended: the optimizer sees -dW as its gradient)
+
+A rule whose update leaves most units alone returns only the rows it changes; plain SGD
+without weight decay then steps only those rows (any other optimizer gets the full matrix).
     end of epoch: W <- U V^T from W = U S V^T (if orthogonalize)
 """
 
@@ -85,7 +88,8 @@ STABLE_CHANGE = 0.01  # a unit whose weights moved less than 1 % over an epoch i
 
 
 class MinibatchRule(FeatureLearner):
-    """The shared loop; a rule implements `update(X) -> (dW, theta)` and `respond(X)`."""
+    """The shared loop; a rule implements `respond(X)` and `update(X) -> (dW, theta, rows)`:
+    rows None when dW is the whole K x d matrix, else the units (ascending) of dW's rows."""
 
     state_names = ("weights",)
     metric_names = ("stable_units",)
@@ -123,12 +127,21 @@ class MinibatchRule(FeatureLearner):
     def learn(self, block):
         for start in range(0, len(block) - self.cfg.batch_size + 1, self.cfg.batch_size):
             batch = block[start : start + self.cfg.batch_size]
-            update, theta = self.update(batch)
+            update, theta, rows = self.update(batch)
+            if rows is not None and (self.cfg.weight_decay or not self.optimizer.steps_rows):
+                update, rows = self._whole(update, rows), None
             if self.cfg.weight_decay:
                 update -= self.cfg.weight_decay * self.weights
-            self.optimizer.step(self.weights, -update)  # ascended: the optimizer descends -dW
+            # ascended: the optimizer descends -dW
+            self.optimizer.step(self.weights, -update, rows)
             self.epoch_theta += theta
             self.epoch_batches += 1
+
+    def _whole(self, update, rows):
+        """The K x d update of which `update` holds the rows `rows` (the rest 0)."""
+        whole = self.xp.zeros_like(self.weights)
+        whole[rows] = update
+        return whole
 
     def end_epoch(self) -> str | None:
         """After each epoch: record theta, stop once converged (why), else orthogonalise."""

@@ -64,7 +64,7 @@ class BCM(MinibatchRule):
             self.cfg.memory_factor * self.theta + (1 - self.cfg.memory_factor) * theta_batch
         )
         phi = y * (y - theta_batch[:, None]) / (theta_batch[:, None] + self.cfg.precision)
-        return phi @ x / len(x), self.theta
+        return phi @ x / len(x), self.theta, None  # every unit's row
 
     def metrics(self):
         return {"theta_mean": float(self.theta.mean()), **super().metrics()}

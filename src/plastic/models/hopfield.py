@@ -8,19 +8,27 @@ For a minibatch X (B x d) and weights W (K x d):
     dW = G X - diag(sum_b G * I) W           Hebbian for the winner, anti-Hebbian for the k-th
     dW = dW / max|dW|                        (precision guards a zero update)
 
+Only the units that won or came k-th in the batch have a non-zero row of dW, so only those
+rows are built and stepped (at most 2B of the K): the same update at a fraction of the work.
+
 The weight vectors converge to unit p-norm. The encoding is the currents (the library's
-`transform`) or, as Krotov's hidden layer has it, the rectified currents max(I, 0)^n.
+`transform`), the rectified currents max(I, 0)^n, or the paper's readout (`cosine`):
+
+    h  = max(W_hat x_hat, 0)^n               rows of W and the input scaled to unit length
+
+so that each current is a cosine in [-1, 1], as Krotov prescribes for the classifier (n 4.5).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from plastic.config import setting
 from plastic.errors import UserError
+from plastic.models._compiled import largest_and_kth
 from plastic.models._minibatch import MinibatchConfig, MinibatchRule
+from plastic.rule import Analysis
+from plastic.views import Mosaic
 
 
 @dataclass
@@ -30,8 +38,9 @@ class Config(MinibatchConfig):
     delta: float = setting(0.4, ge=0, help="strength of the anti-Hebbian push")
     response: str = setting(
         "currents",
-        choices=("currents", "rectified"),
-        help="encode: the currents I (the library's), or max(I, 0)^n",
+        choices=("currents", "rectified", "cosine"),
+        help="encode: the currents I (the library's), max(I, 0)^n, or the paper's readout "
+        "max(cos(W, x), 0)^n",
     )
     response_power: float = setting(1.0, gt=0, help="n of the rectified response (Krotov's n)")
 
@@ -68,56 +77,65 @@ class KrotovHopfield(MinibatchRule):
 
     def respond(self, x):
         """The encoding (B x K): the currents I^T, or Krotov's hidden activity max(I, 0)^n."""
+        xp = self.xp
+        if self.cfg.response == "cosine":
+            unit = self.weights / xp.maximum(xp.linalg.norm(self.weights, axis=1), 1e-30)[:, None]
+            length = xp.maximum(xp.linalg.norm(x, axis=1), 1e-30)[:, None]
+            return xp.maximum((x / length) @ unit.T, 0.0) ** self.cfg.response_power
         currents = x @ self.powered(self.weights).T
         if self.cfg.response == "currents":
             return currents
-        return self.xp.maximum(currents, 0.0) ** self.cfg.response_power
+        return xp.maximum(currents, 0.0) ** self.cfg.response_power
 
     def update(self, x):
-        xp, n_units, batch = self.xp, self.cfg.n_units, len(x)
-        currents = self.powered(self.weights) @ x.T  # K x B
+        """dW for the units this batch touched (each sample's winner and k-th): the rest have
+        G = 0 and theta = 0, so their dW is exactly 0 and is neither built nor applied."""
+        xp, cfg, batch = self.xp, self.cfg, len(x)
+        currents = x @ self.powered(self.weights).T  # B x K: a sample's currents are a row
         winner, kth = self._ranked(currents)
         samples = xp.arange(batch)
-        self.wins += xp.bincount(winner, minlength=n_units)
-        # theta_j = sum_b G_jb I_jb, and G X: G has two entries per sample (column), so G X
-        # is two scatter-adds of the samples' rows, not a K x B x d product
-        k_is_1 = self.cfg.k == 1  # as the library: with k = 1, -delta overrides the winner's +1
-        theta = xp.zeros(n_units, dtype=currents.dtype)
-        if not k_is_1:
-            theta += xp.bincount(winner, weights=currents[winner, samples], minlength=n_units)
-        theta -= self.cfg.delta * xp.bincount(
-            kth, weights=currents[kth, samples], minlength=n_units
+        self.wins += xp.bincount(winner, minlength=cfg.n_units)
+        rows = xp.unique(xp.concatenate([winner, kth]))
+        at_winner, at_kth = xp.searchsorted(rows, winner), xp.searchsorted(rows, kth)
+        # G restricted to those rows (R x B, two entries a column); as the library, with k = 1
+        # the -delta of the k-th overrides the winner's +1
+        drive = xp.zeros((len(rows), batch), dtype=currents.dtype)
+        drive[at_winner, samples] = 1.0
+        drive[at_kth, samples] = -cfg.delta
+        # theta_j = sum_b G_jb I_jb
+        theta_rows = xp.zeros(len(rows), dtype=currents.dtype)
+        if cfg.k != 1:
+            theta_rows += xp.bincount(
+                at_winner, weights=currents[samples, winner], minlength=len(rows)
+            )
+        theta_rows -= cfg.delta * xp.bincount(
+            at_kth, weights=currents[samples, kth], minlength=len(rows)
         )
-        update = -theta[:, None] * self.weights
-        if self.backend.on_device:  # on the GPU one dense product beats atomics
-            drive = xp.zeros_like(currents)
-            drive[winner, samples] = 0.0 if k_is_1 else 1.0
-            drive[kth, samples] = -self.cfg.delta
-            update += drive @ x
-        else:  # a sparse K x B matrix with 2 entries per column: O(B d) work
-            from scipy.sparse import csr_matrix
-
-            rows = kth if k_is_1 else np.concatenate([winner, kth])
-            values = np.full(len(rows), -self.cfg.delta)
-            values[: 0 if k_is_1 else batch] = 1.0
-            columns = np.tile(samples, len(rows) // batch)
-            update += csr_matrix((values, (rows, columns)), shape=(n_units, batch)) @ x
-        update /= max(float(xp.abs(update).max()), self.cfg.precision)
-        return update, theta
+        update = drive @ x - theta_rows[:, None] * self.weights[rows]
+        update /= max(float(xp.abs(update).max()), cfg.precision)
+        theta = xp.zeros(cfg.n_units, dtype=currents.dtype)
+        theta[rows] = theta_rows
+        return update, theta, rows
 
     def _ranked(self, currents):
-        """Row of the largest and of the k-th largest current, per sample (column)."""
-        n, k = self.cfg.n_units, self.cfg.k
+        """Column of the largest and of the k-th largest current, per sample (row)."""
+        k = self.cfg.k
         if self.backend.on_device:
-            order = self.xp.argsort(currents, axis=0)
-            return order[-1], order[-k]
-        # a partial sort (O(K) per sample) puts exactly those two ranks in place
-        order = self.xp.argpartition(currents, sorted({n - k, n - 1}), axis=0)
-        return order[n - 1], order[n - k]
+            order = self.xp.argsort(currents, axis=1)
+            return order[:, -1], order[:, -k]
+        return largest_and_kth(currents, k)  # compiled: one pass a sample
 
     def end_epoch(self):
         self.last_wins, self.wins = self.wins, self.xp.zeros_like(self.wins)
         return super().end_epoch()
+
+    def analyse(self, dataset):
+        """The first 100 fields as the paper draws them: 10 x 10, one colour scale for all."""
+        fields = self.receptive_fields()[:100]
+        grid = (10, 10) if len(fields) == 100 else None
+        title = "the first 100 units' weights, on one scale (blue < 0 < red)"
+        mosaic = Mosaic("fields_paper", fields, dataset.image_shape, title, grid, True)
+        return Analysis(views=[mosaic])
 
     def metrics(self):
         norms = (self.xp.abs(self.weights) ** self.cfg.p).sum(axis=1) ** (1.0 / self.cfg.p)

@@ -39,8 +39,8 @@ def draw(folder: Path, title: str, gif_frames, last_fields, layout, viz_cfg) -> 
     return [gif, plot(folder / "fields.png", shown, shape, title, grid)]
 
 
-def plot(path: Path, fields: np.ndarray, tile_shape, title: str, grid=None) -> Path:
-    image, signed = viz.mosaic(fields, tile_shape, grid)
+def plot(path: Path, fields: np.ndarray, tile_shape, title: str, grid=None, shared_scale=False):
+    image, signed = viz.mosaic(fields, tile_shape, grid, shared_scale)
     inches = min(0.12, 12.0 / max(image.shape))  # 8x8 tiles stay large, MNIST mosaics fit
     fig, ax = viz.plt.subplots(figsize=(1 + inches * image.shape[1], 1 + inches * image.shape[0]))
     ax.imshow(viz.to_rgb(image, signed), interpolation="nearest")

@@ -9,4 +9,6 @@ from plastic.pictures import fields
 
 def draw(view, folder: Path, viz_cfg) -> list[Path]:
     path = folder / f"{view.name}.png"
-    return [fields.plot(path, view.tiles, view.tile_shape, view.title, view.grid)]
+    return [
+        fields.plot(path, view.tiles, view.tile_shape, view.title, view.grid, view.shared_scale)
+    ]
