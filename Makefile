@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 MNIST  ?=
-.PHONY: install run smoke test test-slow test-full test-gpu bench docs lint clean
+.PHONY: install run smoke test test-slow test-full test-slurm test-gpu bench docs lint clean
 
 install: $(STAMP)
 
@@ -29,13 +29,16 @@ smoke: install  ## every smoke recipe through the real console script
 	done
 
 test: install  ## the suite, minutes on 2 cores (the slow tier apart)
-	$(BIN)/python -m pytest -m "not slow and not full" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not full and not slurm" $(PYTEST_ARGS)
 
 test-slow: install  ## the slow tier: the GPU kernel under numba's CUDA simulator, a built wheel
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 test-full: install  ## the full-MNIST tier, at reduced sizes: make test-full MNIST=mnist.npz
 	PLASTIC_MNIST_FILE=$(MNIST) $(BIN)/python -m pytest -m full $(PYTEST_ARGS)
+
+test-slurm: install  ## sweeps on a real one-node SLURM with accounting (root: installs Debian's slurm)
+	$(BIN)/python -m pytest -m slurm $(PYTEST_ARGS)
 
 test-gpu: install  ## only the GPU tests (they skip where there is no GPU)
 	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)

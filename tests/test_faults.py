@@ -323,3 +323,29 @@ def test_a_preempted_sweep_job_resumes_when_its_sweep_runs_again(cli):
     }
     other = cli("run", "-m", "experiment=smoke/oja", "seed=5", "hydra.sweep.dir=cut")
     one_error_line(other, "holds runs of another sweep")
+
+
+def test_slurms_time_limit_warning_saves_the_run_and_without_submitit_ends_it(cli):
+    """SIGUSR2 (what SLURM sends signal_delay_s before a job's limit) stops a run as SIGTERM
+    does; with no handler of a launcher's to pass it to, the run simply ends interrupted."""
+    process = start(cli.cwd, *LONG, "hydra.run.dir=usr2")
+    wait_for_checkpoint(cli.cwd / "usr2")
+    process.send_signal(signal.SIGUSR2)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    summary = json.loads((cli.cwd / "usr2" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "SIGUSR2" in summary["reason"]
+    assert summary["slurm_job"] is None  # not run by SLURM
+
+
+def test_the_time_limit_warning_goes_on_to_the_launchers_handler_after_saving():
+    """submitit's handler (here a stand-in) gets SIGUSR2 once plastic has saved."""
+    from plastic import launchers
+
+    received = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: received.append(signum))
+    try:
+        launchers.pass_on_time_limit_warning()
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert received == [signal.SIGUSR2]

@@ -26,7 +26,17 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import plastic
-from plastic import artifacts, datasets, pictures, registry, tracking, verdict, views, viz
+from plastic import (
+    artifacts,
+    datasets,
+    launchers,
+    pictures,
+    registry,
+    tracking,
+    verdict,
+    views,
+    viz,
+)
 from plastic._paths import repo_dir
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
@@ -134,6 +144,7 @@ class Guard(Callback):
         try:
             validate(config)  # what the sweep does not change (each job is checked again)
             make_backend(config.device, config.seed)
+            launchers.check(config.hydra.launcher)  # SLURM: sbatch there, the partition known
             HydraConfig.instance().set_config(config)
             sweep_dir = Path(str(config.hydra.sweep.dir))
             SWEEPS.append(sweep_dir)
@@ -185,6 +196,7 @@ def task(cfg: DictConfig) -> float | None:
         "run_dir": str(run_dir),
         "started": _timestamp(started),
         "resumed_from": None,
+        "slurm_job": launchers.slurm_job_id(),  # where SLURM ran it: sacct -j tells its fate
     }
     try:
         lock = lock_run_dir(run_dir)
@@ -224,6 +236,8 @@ def task(cfg: DictConfig) -> float | None:
             summary["reason"] = error.message
             _write_summary(run_dir, summary, started)
         ENDED.append((run_dir, error))
+        if isinstance(error, RunInterrupted) and error.stopped_by == "SIGUSR2":
+            launchers.pass_on_time_limit_warning()  # saved: now submitit requeues the job
         # a sweeper (optuna) reads this as a failed trial; the other jobs go on
         return float("nan") if cfg.optimize_metric else None
     except BaseException as error:  # a bug or an unexpected end: the folder says so
@@ -414,7 +428,7 @@ def _run(
     if outcome.status == "diverged":
         raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
     if outcome.status == "interrupted":
-        raise RunInterrupted(f"run interrupted: {outcome.reason}")
+        raise RunInterrupted(f"run interrupted: {outcome.reason}", outcome.stopped_by)
     if cfg.optimize_metric:  # what a Hydra sweeper (optuna) optimises
         if cfg.optimize_metric not in final:
             raise UserError(

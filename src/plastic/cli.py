@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
 import re
 import sys
@@ -50,6 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+class _WithoutSbatchErrors(io.TextIOBase):
+    """stderr, less the lines that submitit prints when sbatch refuses a sweep: plastic's
+    own one line (user_message) says the same, with what to check."""
+
+    def __init__(self, stream):
+        self.stream, self.dropped = stream, False
+
+    def write(self, text: str) -> int:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if lines and all(line.startswith("sbatch: ") for line in lines):
+            self.dropped = True
+        elif not (self.dropped and text == "\n"):  # print's own newline after them
+            self.dropped = False
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def _error(message: str) -> None:
     print(f"plastic: error: {message}", file=sys.stderr)
 
@@ -72,7 +94,8 @@ def run_command(args: list[str]) -> int:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         sys.argv = ["plastic run", *args]
-        app.hydra_main()
+        with contextlib.redirect_stderr(_WithoutSbatchErrors(sys.stderr)):
+            app.hydra_main()
     except PlasticError as error:
         return _report(error, show_traces)
     except Exception as error:
@@ -108,20 +131,22 @@ def config_dirs(args: list[str]) -> tuple[Path, ...]:
 
 def _report_sweep(sweep_dir: Path) -> int:
     """One line per job that did not complete; exit 1 when there is any, else 0."""
-    import json
+    from plastic.report import load_run
 
     ended = 0
-    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: p.name)
+    # job folders (submitit keeps its own files in .submitit/)
+    jobs = sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
     for job in jobs:
-        summary = job / "summary.json"
-        if not summary.exists():
+        if not (job / "summary.json").exists():
             continue
-        data = json.loads(summary.read_text())
-        if data.get("status") != "completed":
+        row = load_run(job)
+        if row["status"] != "completed":
             ended += 1
             print(
-                f"plastic: job {job.name} {data.get('status')}: {data.get('reason')} ({job})",
-                file=sys.stderr,
+                f"plastic: job {job.name} {row['status']}: {row['reason']} ({job})", file=sys.stderr
             )
     if ended:
         print(
@@ -248,6 +273,15 @@ def user_message(error: BaseException) -> str | None:
     )
     from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
+    if type(error).__name__ == "FailedJobError" and "sbatch: error" in str(error):
+        # submitit's sbatch was refused: a job array is submitted whole, so nothing is queued
+        reasons = [line for line in str(error).splitlines() if "sbatch: error" in line]
+        return (
+            f"hydra/launcher=slurm: sbatch refused the sweep, nothing was queued "
+            f"({reasons[0].removeprefix('sbatch: error: ').strip()}); check "
+            "hydra.launcher.partition (sinfo lists them), timeout_min, mem_gb, gpus_per_node "
+            "and additional_parameters"
+        )
     if isinstance(error, ValueError) and _raised_in_hydra(error):  # Hydra's own usage checks
         return _first_line(str(error))
     if isinstance(error, OSError) and error.filename:  # the run folder cannot be made

@@ -34,3 +34,7 @@ class RunInterrupted(PlasticError):
     """Ctrl-C: what was learned is saved and the run can be resumed."""
 
     exit_code = 130
+
+    def __init__(self, message: str, stopped_by: str = ""):
+        super().__init__(message)
+        self.stopped_by = stopped_by  # the signal's name, when a signal stopped the run

@@ -59,6 +59,7 @@ def load_run(folder: Path) -> dict:
             steps_per_second=summary.get("steps_per_second"),
             wall_seconds=summary.get("wall_seconds"),
         )
+        _with_slurm_fate(row, summary.get("slurm_job"))
     else:
         row.update(
             status="failed",
@@ -66,6 +67,18 @@ def load_run(folder: Path) -> dict:
             metrics={},
         )
     return row
+
+
+def _with_slurm_fate(row: dict, job_id: str | None) -> None:
+    """A job that SLURM cancelled (scancel) stopped as on any SIGTERM, `interrupted`; sacct
+    tells it from a preemption or a requeue, which run again: it is reported as cancelled."""
+    if row["status"] != "interrupted" or not job_id:
+        return
+    from plastic.launchers import slurm_state
+
+    state = slurm_state(job_id)
+    if state and state.startswith("CANCELLED"):
+        row.update(status="cancelled", reason=f"SLURM job {job_id} {state}; {row['reason']}")
 
 
 def _unreadable(row: dict, path: Path, error: Exception) -> dict:

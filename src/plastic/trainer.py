@@ -125,14 +125,17 @@ class Outcome:
     step: int
     total: int
     train_seconds: float
+    stopped_by: str = ""  # the signal that stopped an interrupted run (SIGTERM, SIGUSR2...)
 
 
 class StopRequest:
-    """The first Ctrl-C (SIGINT) or SIGTERM (what SLURM and submitit send on time-out and
-    preemption) asks the loop to stop at the next block boundary and save everything; a second
-    one aborts at once (the last checkpoint stays)."""
+    """The first Ctrl-C (SIGINT), SIGTERM (what SLURM sends on preemption, requeue and
+    scancel) or SIGUSR2 (SLURM's warning before the time limit, as submitit asks for it) asks
+    the loop to stop at the next block boundary and save everything; a second one aborts at
+    once (the last checkpoint stays)."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    NAMES = ("SIGINT", "SIGTERM", "SIGUSR2")
+    SIGNALS = tuple(getattr(signal, name) for name in NAMES if hasattr(signal, name))
 
     def __init__(self):
         self.requested = False
@@ -252,8 +255,8 @@ class Trainer:
         progress = Progress(cfg, self.total, self.step, self.multirun)
         order, order_epoch = None, -1
 
-        def ended(outcome: str, reason: str = "") -> Outcome:
-            return Outcome(outcome, reason, self.step, self.total, seconds())
+        def ended(outcome: str, reason: str = "", by: str = "") -> Outcome:
+            return Outcome(outcome, reason, self.step, self.total, seconds(), by)
 
         with StopRequest() as signals, progress:
             stop = stop or signals
@@ -306,6 +309,7 @@ class Trainer:
                             f"stopped by {stop.by} at step "
                             f"{self.step}; "
                             f"continue with: plastic run resume={self.run_dir}",
+                            stop.by if isinstance(stop, StopRequest) else "",
                         )
             except KeyboardInterrupt:
                 return ended(
