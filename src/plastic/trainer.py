@@ -309,7 +309,7 @@ class Trainer:
                             f"stopped by {stop.by} at step "
                             f"{self.step}; "
                             f"continue with: plastic run resume={self.run_dir}",
-                            stop.by if isinstance(stop, StopRequest) else "",
+                            stop.by,
                         )
             except KeyboardInterrupt:
                 return ended(

@@ -5,10 +5,10 @@ the rule's per-unit progress figure (theta) has been stable for some epochs.
 
     dW <- update(X) - decay W          (the rule's own update, then weight decay)
     W  <- optimizer.step(W, -dW)       (ascended: the optimizer sees -dW as its gradient)
+    end of epoch: W <- U V^T from W = U S V^T (if orthogonalize)
 
 A rule whose update leaves most units alone returns only the rows it changes; plain SGD
 without weight decay then steps only those rows (any other optimizer gets the full matrix).
-    end of epoch: W <- U V^T from W = U S V^T (if orthogonalize)
 """
 
 from __future__ import annotations

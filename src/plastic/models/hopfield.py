@@ -76,7 +76,8 @@ class KrotovHopfield(MinibatchRule):
         )
 
     def respond(self, x):
-        """The encoding (B x K): the currents I^T, or Krotov's hidden activity max(I, 0)^n."""
+        """The encoding (B x K): the currents I^T, max(I, 0)^n, or the paper's readout
+        max(cos(W, x), 0)^n (`response`)."""
         xp = self.xp
         if self.cfg.response == "cosine":
             unit = self.weights / xp.maximum(xp.linalg.norm(self.weights, axis=1), 1e-30)[:, None]
