@@ -78,7 +78,7 @@ def _error(message: str) -> None:
 
 # ----------------------------------------------------------------------------- run
 def run_command(args: list[str]) -> int:
-    from plastic.errors import PlasticError
+    from plastic.errors import PlasticError, RunInterrupted
 
     show_traces = bool(os.environ.get("HYDRA_FULL_ERROR"))
     # Hydra re-raises instead of printing its own report, so the errors reach us here.
@@ -97,6 +97,9 @@ def run_command(args: list[str]) -> int:
         with contextlib.redirect_stderr(_WithoutSbatchErrors(sys.stderr)):
             app.hydra_main()
     except PlasticError as error:
+        sweeps = getattr(sys.modules.get("plastic.app"), "SWEEPS", [])
+        if sweeps and isinstance(error, RunInterrupted):  # a stopped sweep: how each job ended
+            _report_sweep(sweeps[-1])
         return _report(error, show_traces)
     except Exception as error:
         message = user_message(error)
@@ -486,7 +489,9 @@ def list_command(args: list[str] = ()) -> int:
         name = path.relative_to(root).with_suffix("").as_posix()
         table.add_row("experiment", name, escape(describe_yaml(path)), "")
     for name, text in (
-        ("joblib", "local processes, one per core (hydra/launcher=joblib)"),
+        ("pool", "the default for -m: a worker process per core, job after job"),
+        ("basic", "Hydra's own: one job after another in the sweep's process"),
+        ("joblib", "Hydra's joblib: a local process per job call"),
         ("submitit_local", "local processes through submitit"),
         ("slurm", "a SLURM cluster: conf/hydra/launcher/slurm.yaml, to copy and edit"),
         ("optuna", "hyperparameter search (hydra/sweeper=optuna, optimize_metric=)"),

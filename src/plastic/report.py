@@ -164,47 +164,45 @@ def heatmaps(folder: Path, rows, keys, metrics) -> list[Path]:
         return []
     from plastic import viz
 
-    plt = viz.plt
     ys = sorted({r["overrides"][keys[0]] for r in rows}, key=_order)
     xs = sorted({r["overrides"][keys[1]] for r in rows}, key=_order)
-    paths = []
+    cells: dict[tuple, list[dict]] = {}  # (y, x): the runs there (repeats share a cell)
+    for r in rows:
+        cells.setdefault((r["overrides"][keys[0]], r["overrides"][keys[1]]), []).append(r)
+    drawings = []
     for metric in metrics:
         grid = np.full((len(ys), len(xs)), np.nan)
         for i, y in enumerate(ys):
             for j, x in enumerate(xs):
-                values = [
-                    _number(r["metrics"].get(metric))
-                    for r in rows
-                    if r["overrides"][keys[0]] == y and r["overrides"][keys[1]] == x
-                ]
+                values = [_number(r["metrics"].get(metric)) for r in cells.get((y, x), ())]
                 values = [v for v in values if v is not None]
                 if values:
                     grid[i, j] = np.mean(values)
-        if np.isnan(grid).all():
-            continue
-        fig, ax = plt.subplots(figsize=(1.5 + 0.9 * len(xs), 1.2 + 0.6 * len(ys)))
-        image = ax.imshow(grid, cmap="viridis", aspect="auto")
-        fig.colorbar(image, ax=ax, label=metric)
-        ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
-        ax.set_yticks(range(len(ys)), ys)
-        ax.set_xlabel(keys[1])
-        ax.set_ylabel(keys[0])
-        for i in range(len(ys)):
-            for j in range(len(xs)):
-                if not np.isnan(grid[i, j]):
-                    ax.text(
-                        j,
-                        i,
-                        f"{grid[i, j]:.3g}",
-                        ha="center",
-                        va="center",
-                        color="white",
-                        fontsize=8,
-                    )
-        ax.set_title(metric)
-        fig.tight_layout()
-        paths.append(viz.save_figure(fig, folder / f"heatmap_{metric}.png"))
-    return paths
+        if not np.isnan(grid).all():
+            path = folder / f"heatmap_{metric}.png"
+            drawings.append((_draw_heatmap, (path, metric, grid, xs, ys, keys)))
+    return viz.draw_all(drawings)
+
+
+def _draw_heatmap(path: Path, metric: str, grid, xs, ys, keys) -> Path:
+    from plastic import viz
+
+    fig, ax = viz.plt.subplots(figsize=(1.5 + 0.9 * len(xs), 1.2 + 0.6 * len(ys)))
+    image = ax.imshow(grid, cmap="viridis", aspect="auto")
+    fig.colorbar(image, ax=ax, label=metric)
+    ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
+    ax.set_yticks(range(len(ys)), ys)
+    ax.set_xlabel(keys[1])
+    ax.set_ylabel(keys[0])
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if not np.isnan(grid[i, j]):
+                label = ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center",
+                                color="white", fontsize=8)  # fmt: skip
+                label.set_in_layout(False)  # inside the axes: the layout need not measure it
+    ax.set_title(metric)
+    fig.tight_layout()
+    return viz.save_figure(fig, path, laid_out=True)
 
 
 def compared(folder: Path, runs: list[Path]) -> list[dict]:
@@ -264,25 +262,33 @@ def overlays(folder: Path, rows: list[dict], keys: list[str]) -> list[Path]:
         return []
     colours, labels = _colours([r for r, _ in curves], keys)
     names = [n for n in curves[0][1] if n not in ("step", "epoch")]
-    paths = []
+    drawings = []
     for name in names:
-        fig, ax = viz.plt.subplots(figsize=(7, 3.6))
-        shown = set()
-        for (_, columns), colour, label in zip(curves, colours, labels, strict=True):
-            if name not in columns:
-                continue
-            ax.plot(columns["step"], columns[name], color=colour, lw=1.2, alpha=0.85,
-                    label=None if label in shown else label)  # fmt: skip
-            shown.add(label)
-        ax.set_xlabel("step")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-        if len(shown) <= 12:
-            ax.legend(fontsize=7, loc="best")
-        ax.set_title(f"{name}, every run" + (f", coloured by {keys[0]}" if keys else ""))
-        fig.tight_layout()
-        paths.append(viz.save_figure(fig, folder / f"overlay_{name}.png"))
-    return paths
+        series = [(c["step"], c[name]) if name in c else None for _, c in curves]
+        path = folder / f"overlay_{name}.png"
+        drawings.append((_draw_overlay, (path, name, series, colours, labels, keys)))
+    return viz.draw_all(drawings)
+
+
+def _draw_overlay(path: Path, name: str, series, colours, labels, keys) -> Path:
+    from plastic import viz
+
+    fig, ax = viz.plt.subplots(figsize=(7, 3.6))
+    shown = set()
+    for steps_values, colour, label in zip(series, colours, labels, strict=True):
+        if steps_values is None:
+            continue
+        ax.plot(*steps_values, color=colour, lw=1.2, alpha=0.85,
+                label=None if label in shown else label)  # fmt: skip
+        shown.add(label)
+    ax.set_xlabel("step")
+    ax.set_ylabel(name)
+    ax.grid(alpha=0.3)
+    if len(shown) <= 12:
+        ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"{name}, every run" + (f", coloured by {keys[0]}" if keys else ""))
+    fig.tight_layout()
+    return viz.save_figure(fig, path)
 
 
 def parallel_coordinates(folder: Path, rows: list[dict], keys: list[str], metric) -> list[Path]:

@@ -14,6 +14,7 @@ the run goes on and its folder is complete. Both need the `tracking` extra.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
@@ -115,9 +116,11 @@ class MLflowLogger:
         self.client = self.run_id = None
 
     def start(self, cfg, run_dir: Path) -> None:
-        self.client, experiment = connect(self.cfg, run_dir)
+        # a sweep's jobs start side by side: one at a time creates the store and the parent
+        with _one_at_a_time(self.sweep_dir):
+            self.client, experiment = connect(self.cfg, run_dir)
+            parent = self.sweep_dir and parent_run(self.client, experiment, self.sweep_dir)
         tags = {"mlflow.runName": run_dir.name, "plastic.run_dir": str(run_dir)}
-        parent = self.sweep_dir and parent_run(self.client, experiment, self.sweep_dir)
         if parent:
             tags["mlflow.parentRunId"] = parent
         self.run_id = self.client.create_run(experiment, tags=tags).info.run_id
@@ -175,6 +178,25 @@ def connect(cfg, run_dir: Path):
     if found is not None:
         return client, found.experiment_id
     return client, client.create_experiment(cfg.experiment_name, artifact_location=artifacts)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(sweep_dir: Path | None):
+    """A lock that the jobs of one sweep take in turn (a file lock in the sweep's folder)."""
+    if sweep_dir is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the jobs of a sweep take their chance
+        yield
+        return
+    with open(Path(sweep_dir) / ".mlflow.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def parent_run(client, experiment: str, sweep_dir: Path) -> str | None:

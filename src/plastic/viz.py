@@ -101,9 +101,30 @@ def write_gif(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     )
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, laid_out: bool = False) -> Path:
+    """Write `fig` (atomically) and close it; `laid_out`: the figure has its layout already
+    (tight_layout), so the page is not measured again (a second draw of every label)."""
+    bbox = None if laid_out else "tight"
     atomic_write(
-        path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=120, bbox_inches="tight")
+        path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=120, bbox_inches=bbox)
     )
     plt.close(fig)
     return path
+
+
+def draw_all(drawings: list[tuple]) -> list[Path]:
+    """Call each (function, args) that draws and saves one figure, returning its path; many
+    figures (a large sweep's report) are drawn side by side in forked processes, one per core."""
+    import os
+    import sys
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if len(drawings) < 2 or cores < 2 or not sys.platform.startswith("linux"):
+        return [function(*args) for function, args in drawings]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")  # the figures' data travel with the fork
+    with ProcessPoolExecutor(min(cores, len(drawings)), context) as pool:
+        futures = [pool.submit(function, *args) for function, args in drawings]
+        return [future.result() for future in futures]

@@ -69,13 +69,17 @@ def sample_cb(x, u):
 
 @numba.njit(cache=True)
 def potentials(couplings, state, h):
-    """h = J s into `h`, in one fixed order: a step may reuse what `free_energy` computed."""
+    """h = J s into `h`, each h[i] summed over j in order (a step may reuse what `free_energy`
+    computed). Column by column: the n sums advance side by side, which the compiler
+    vectorises without reordering any one of them (a row at a time is one long chain of
+    dependent additions)."""
     n = len(state)
     for i in range(n):
-        total = 0.0
-        for j in range(n):
-            total += couplings[i, j] * state[j]
-        h[i] = total
+        h[i] = 0.0
+    for j in range(n):
+        s = state[j]
+        for i in range(n):
+            h[i] += couplings[i, j] * s
 
 
 @numba.njit(cache=True)
@@ -201,6 +205,26 @@ def run_presentations_watched(
                 out[row, 4] = change
                 row += 1
     return row
+
+
+@numba.njit(cache=True)
+def settle_steps(couplings, state, bias, beta, steps, tol):
+    """Up to `steps` deterministic steps without learning, in place, until the VFE changes by
+    less than `tol` from one step to the next; returns the steps taken."""
+    n = len(state)
+    h, unused, prior = np.empty(n), np.zeros(n), np.empty(n)  # deterministic: no uniforms
+    for i in range(n):
+        prior[i] = _log_ratio(bias[i])
+    last = 0.0
+    for taken in range(1, steps + 1):
+        # the potentials free_energy leaves in h are this step's (J and s unchanged since)
+        step(couplings, state, bias, unused, beta, 0.0, False, h, taken > 1, False)
+        complexity, accuracy = free_energy(couplings, state, bias, h, prior)
+        vfe = complexity - accuracy
+        if taken > 1 and abs(vfe - last) < tol:
+            return taken
+        last = vfe
+    return steps
 
 
 def langevin_array(x, xp=np):
@@ -365,17 +389,13 @@ class Attractor(DynamicalSystem):
         }
 
     # ------------------------------------------------------------------ analyses
-    def settle(self, couplings, start, bias, stochastic=False, steps=1000, tol=1e-12):
-        """Steps without learning from `start` until the VFE changes by < tol (deterministic)."""
+    def settle(self, couplings, start, bias, steps=1000, tol=1e-12):
+        """Deterministic steps without learning from `start` until the VFE changes by < tol,
+        compiled; the reference draws (and ignores) a row of uniforms a step, and so does this:
+        the generator moves on as there, for the analyses that follow."""
         state = start.copy()
-        last = None
-        for _ in range(steps):
-            uniforms = self.rng.random((1, len(state)))
-            run_steps(couplings, state, bias, uniforms, self.cfg.beta, 0.0, stochastic)
-            vfe = diagnostics(couplings, state, bias)["vfe"]
-            if last is not None and abs(vfe - last) < tol:
-                break
-            last = vfe
+        taken = settle_steps(couplings, state, bias, self.cfg.beta, steps, tol)
+        self.rng.random((taken, len(state)))
         return state
 
     def attractors(self, patterns):
@@ -437,7 +457,7 @@ class Attractor(DynamicalSystem):
         found = self.attractors(patterns)
         probe_state = self.state.copy()  # the probes start from the trained state, as there
         run = self.free_run()
-        best = np.argmax(np.array([[_corr(s, p) for p in patterns] for s in run]), axis=1)
+        best = nearest_patterns(run, np.ascontiguousarray(patterns, dtype=np.float64))
         moves = [(a, b) for a, b in zip(best[:-1], best[1:], strict=True) if a != b]
         in_order = sum(b == (a + 1) % len(patterns) for a, b in moves)
         figures = {
@@ -513,11 +533,32 @@ def orthogonality_as_reference(patterns) -> float:
     return float(np.mean(np.abs(90.0 - angles)))
 
 
-def _corr(a, b) -> float:
-    if a.std() == 0 or b.std() == 0:
+@numba.njit(cache=True)
+def _corr(a, b):
+    """Pearson's r of two vectors (0 when either is constant)."""
+    n = len(a)
+    mean_a, mean_b = a.sum() / n, b.sum() / n
+    ab, aa, bb = 0.0, 0.0, 0.0
+    for k in range(n):
+        da, db = a[k] - mean_a, b[k] - mean_b
+        ab += da * db
+        aa += da * da
+        bb += db * db
+    if aa == 0.0 or bb == 0.0:
         return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
+    return ab / math.sqrt(aa * bb)
 
 
-def _r2(a, b) -> float:
+@numba.njit(cache=True)
+def _r2(a, b):
     return _corr(a, b) ** 2
+
+
+@numba.njit(cache=True)
+def nearest_patterns(states, patterns):
+    """For each state (row), the pattern it correlates with most."""
+    best = np.empty(len(states), dtype=np.int64)
+    for t in range(len(states)):
+        scores = np.array([_corr(states[t], p) for p in patterns])
+        best[t] = np.argmax(scores)
+    return best

@@ -1,0 +1,1 @@
+"""plastic's Hydra launcher (`hydra/launcher=pool`): see pool_launcher.py."""
