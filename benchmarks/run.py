@@ -34,7 +34,9 @@ def machine() -> str:
         pass
     import numba
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from plastic.backend import usable_cores
+
+    cores = usable_cores()
     return (
         f"{cpu}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}, "
         f"numba {numba.__version__}"

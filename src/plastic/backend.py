@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -90,3 +91,10 @@ def _gpu_backend(gpu_id: int, dtype: np.dtype, seed: int) -> Backend:
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may use (taskset, cgroups), else the machine's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -102,8 +102,9 @@ class ReusingConfigLoader:
         from omegaconf import OmegaConf, open_dict
 
         parsed = OverridesParser.create().parse_overrides(list(sweep_overrides))
-        values = [o for o in parsed if self._is_value(o)]
-        shape = [o.input_line for o in parsed if not self._is_value(o)]
+        is_value = [self._is_value(o) for o in parsed]
+        values = [o for o, value in zip(parsed, is_value, strict=True) if value]
+        shape = [o.input_line for o, value in zip(parsed, is_value, strict=True) if not value]
         key = (
             str(master_config.hydra.job.config_name),
             tuple(master_config.hydra.overrides.hydra),

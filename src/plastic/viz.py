@@ -115,10 +115,11 @@ def save_figure(fig, path: Path, laid_out: bool = False) -> Path:
 def draw_all(drawings: list[tuple]) -> list[Path]:
     """Call each (function, args) that draws and saves one figure, returning its path; many
     figures (a large sweep's report) are drawn side by side in forked processes, one per core."""
-    import os
     import sys
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    from plastic.backend import usable_cores
+
+    cores = usable_cores()
     if len(drawings) < 2 or cores < 2 or not sys.platform.startswith("linux"):
         return [function(*args) for function, args in drawings]
     import multiprocessing

@@ -49,7 +49,9 @@ class PoolLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        workers = max(1, min(self.n_workers or _cores(), len(job_overrides)))
+        from plastic.backend import usable_cores
+
+        workers = max(1, min(self.n_workers or usable_cores(), len(job_overrides)))
         log.info("Launching %d jobs in %d worker processes: %s", len(job_overrides), workers,
                  sweep_dir)  # fmt: skip
         for idx, overrides in enumerate(job_overrides):
@@ -84,13 +86,6 @@ def _interrupted(signals, not_started: int, total: int):
         "ones saved; the same command again resumes it",
         name,
     )
-
-
-def _cores() -> int:
-    """The cores this process may use (taskset, cgroups), else the machine's."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _stop(pool, stop, futures, forward: bool) -> int:
