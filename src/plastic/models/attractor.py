@@ -69,17 +69,13 @@ def sample_cb(x, u):
 
 @numba.njit(cache=True)
 def potentials(couplings, state, h):
-    """h = J s into `h`, each h[i] summed over j in order (a step may reuse what `free_energy`
-    computed). Column by column: the n sums advance side by side, which the compiler
-    vectorises without reordering any one of them (a row at a time is one long chain of
-    dependent additions)."""
+    """h = J s into `h`, in one fixed order: a step may reuse what `free_energy` computed."""
     n = len(state)
     for i in range(n):
-        h[i] = 0.0
-    for j in range(n):
-        s = state[j]
-        for i in range(n):
-            h[i] += couplings[i, j] * s
+        total = 0.0
+        for j in range(n):
+            total += couplings[i, j] * state[j]
+        h[i] = total
 
 
 @numba.njit(cache=True)
