@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from plastic.testing import rule_checks
+from plastic.testing import CHECKS, DYNAMICAL_CHECKS, rule_checks
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "examples" / "own_rule"))  # the worked example's rule
@@ -19,11 +19,9 @@ RULES = {
     "plastic.models.attractor:Attractor": {"diagnostics_every": 10, "retrieval_trials": 4},
     "sanger:Sanger": {"n_components": 4},
 }
-CHECKS = ("same_seed", "round_trip", "split", "resume", "divergence", "strict_device")
-DYNAMICAL = ("run_leaves_state",)
 
 
-@pytest.mark.parametrize("check", CHECKS + DYNAMICAL)
+@pytest.mark.parametrize("check", CHECKS + DYNAMICAL_CHECKS)
 @pytest.mark.parametrize("target", list(RULES), ids=lambda t: t.rpartition(":")[2])
 def test_rule_keeps_the_runners_promises(target, check):
     checks = dict(rule_checks(target, RULES[target]))
@@ -62,3 +60,28 @@ def test_rules_compute_and_never_draw_or_write():
 def test_the_runner_probes_no_rule_attribute():
     source = (REPO / "src" / "plastic" / "app.py").read_text()
     assert "getattr(model" not in source and "hasattr(model" not in source
+
+
+def test_the_kit_fails_a_rule_that_keeps_or_changes_its_block():
+    """The buffer a shuffled run reuses would corrupt such a rule silently: the kit says so."""
+    from plastic.models.oja import Oja
+    from plastic.testing import check_rule
+
+    class KeepsItsBlock(Oja):
+        def learn(self, block):
+            previous, self.previous = getattr(self, "previous", None), block
+            if previous is not None:
+                super().learn(previous[:1])  # reads the last block after learn returned
+            super().learn(block)
+
+    class ScalesItsBlock(Oja):
+        def learn(self, block):
+            super().learn(block)
+            block *= 0.5
+
+    settings = RULES["plastic.models.oja:Oja"]
+    with pytest.raises(AssertionError, match="borrowed_block.*reference"):
+        check_rule(KeepsItsBlock, settings, checks=("borrowed_block",))
+    with pytest.raises(AssertionError, match="borrowed_block: learn changed its block"):
+        check_rule(ScalesItsBlock, settings, checks=("borrowed_block",))
+    check_rule(Oja, settings, checks=("borrowed_block",))  # and passes one that does neither

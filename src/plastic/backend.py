@@ -33,6 +33,14 @@ class Backend:
         that a state_dict taken now does not change as the rule learns on."""
         return array.get() if hasattr(array, "get") else np.array(array)
 
+    def take_rows(self, array: Any, rows: np.ndarray, out: Any) -> Any:
+        """array[rows] written into `out` (a buffer the caller reuses, so that a shuffled run
+        does not allocate and fault in fresh memory for every block)."""
+        rows = self.xp.asarray(rows)
+        if self.name == "cpu":  # mode="clip": numpy buffers `out` under the default "raise"
+            return np.take(array, rows, axis=0, out=out, mode="clip")
+        return self.xp.take(array, rows, axis=0, out=out)
+
     def synchronize(self) -> None:
         if self.name == "gpu":
             self.xp.cuda.get_current_stream().synchronize()
@@ -43,7 +51,9 @@ class Backend:
         if array.size == 0:
             return 0.0
         xp = np if isinstance(array, np.ndarray | np.generic) else self.xp
-        return float(xp.abs(array).max())
+        # max and min read the array in place, where abs would first copy it (NaN propagates
+        # through both, so max(|nan|, |nan|) is NaN)
+        return max(abs(float(xp.max(array))), abs(float(xp.min(array))))
 
 
 def strict_backend(dtype: str = "float64") -> Backend:

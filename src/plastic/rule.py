@@ -16,7 +16,7 @@ draws or writes a file: the run folder belongs to the runner.
         Config = MyConfig                  # a dataclass: the settings, defaults, bounds
         state_names = ("weights",)         # what a checkpoint keeps (device arrays)
         def __init__(self, cfg, backend, n_inputs, rng): ...
-        def learn(self, block): ...        # block: (n_samples, n_inputs) on the device
+        def learn(self, block): ...        # block: (n_samples, n_inputs) on the device, lent
         def encode(self, x): ...           # -> (n_samples, n_units) host array
         def receptive_fields(self): ...    # -> (n_units, n_inputs) host array
 
@@ -89,6 +89,8 @@ class Rule:
 
     # ------------------------------------------------------------------ learning
     def learn(self, block: Any) -> None:
+        """Learn from `block` (n_samples, n_inputs), on the device. The block is lent: read
+        it, leave it as it is, keep no reference (the trainer reuses its memory)."""
         raise NotImplementedError
 
     def end_epoch(self) -> str | None:

@@ -13,6 +13,8 @@ Each check is a promise the runner relies on (`rule_checks` lists them, to run o
   returns a copy, which learning does not change);
 - round_trip: `state_dict` / `load_state_dict` carry everything that learning depends on;
 - split: learning a block in two parts equals learning it whole (where `splits_exactly`);
+- borrowed_block: `learn` leaves its block as it was and keeps no reference to it (the trainer
+  gathers a shuffled run's blocks into one buffer, overwritten block after block);
 - resume: a run interrupted through the trainer and resumed from its checkpoint ends, bit for
   bit, as the uninterrupted one, metrics included;
 - divergence: a NaN in any state array is caught, and the trainer stops as diverged with a
@@ -65,10 +67,21 @@ def rule_checks(
 ) -> list[tuple[str, Callable[[], None]]]:
     """(name, check) for each check that applies to the rule."""
     kit = _Kit(_rule_class(rule), config or {}, dataset)
-    names = ["same_seed", "round_trip", "split", "resume", "divergence", "strict_device"]
-    if issubclass(kit.cls, DynamicalSystem):
-        names.append("run_leaves_state")
+    names = CHECKS + (DYNAMICAL_CHECKS if issubclass(kit.cls, DynamicalSystem) else ())
     return [(name, getattr(kit, name)) for name in names]
+
+
+# the checks every rule passes, and those for dynamical systems only
+CHECKS = (
+    "same_seed",
+    "round_trip",
+    "split",
+    "borrowed_block",
+    "resume",
+    "divergence",
+    "strict_device",
+)
+DYNAMICAL_CHECKS = ("run_leaves_state",)
 
 
 def _rule_class(rule: type | str) -> type:
@@ -145,6 +158,23 @@ class _Kit:
         cut = max(self.unit, len(block) // 2 // self.unit * self.unit)
         whole, parts = self._learned(block), self._learned(block[:cut], block[cut:])
         _assert_same(whole.state_dict(), parts.state_dict(), "split (two parts vs whole)")
+
+    def borrowed_block(self):
+        first, second = self.blocks
+        expected = self._learned(first, second)
+        model = self._build()
+        buffer = np.array(first, dtype=model.backend.dtype)
+        model.learn(buffer)
+        assert np.array_equal(buffer, np.asarray(first, dtype=buffer.dtype)), (
+            "borrowed_block: learn changed its block; it must leave the data as it was"
+        )
+        buffer[...] = np.nan  # what the trainer's next gather does to the same memory
+        model.learn(model.backend.asarray(second))
+        _assert_same(
+            expected.state_dict(),
+            model.state_dict(),
+            "borrowed_block (a reference kept to a block)",
+        )
 
     def resume(self):
         with tempfile.TemporaryDirectory() as folder:
@@ -224,16 +254,16 @@ class _Kit:
     def _total(self) -> int:
         return len(self.blocks[0]) + len(self.blocks[1])
 
-    def _fit(self, folder, stop_at=None, resume=False, backend=None, model=None):
+    def _fit(self, folder, stop_at=None, resume=False, backend=None, model=None, blocks_apart=1):
         from plastic.evaluate import Evaluator
         from plastic.trainer import Trainer
 
         model = model or self._build(backend)
         every = max(self.unit, self._total() // 8 // self.unit * self.unit)
-        cfg = TrainerConfig(
+        cfg = TrainerConfig(  # records and checkpoints (and the guard) every `blocks_apart`
             block_size=every,
-            record_every=every,
-            checkpoint_every=every,
+            record_every=every * blocks_apart,
+            checkpoint_every=every * blocks_apart,
             max_steps=self._total(),
             progress="off",
         )
@@ -265,7 +295,9 @@ class _Kit:
             poisoned = Poisoned(
                 self.settings, self.cpu, self.dataset.n_inputs, np.random.default_rng(0)
             )
-            trainer, outcome = self._fit(folder, model=poisoned)
+            # the guard comes before records: the rule learns on from its NaN state a block
+            # or two first, and must not crash doing so
+            trainer, outcome = self._fit(folder, model=poisoned, blocks_apart=3)
             assert outcome.status == "diverged", (
                 f"divergence: a NaN '{name}' ended the run {outcome.status}"
             )
