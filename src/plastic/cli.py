@@ -157,6 +157,9 @@ def _report_sweep(sweep_dir: Path) -> int:
             f"(plastic report {sweep_dir})",
             file=sys.stderr,
         )
+    elif jobs:
+        print(f"{len(jobs)} jobs completed in {sweep_dir}: compare them with plastic report "
+              f"{sweep_dir}")  # fmt: skip
     return 1 if ended else 0
 
 
@@ -181,7 +184,8 @@ def expand_resume(args: list[str]) -> list[str]:
     if not (folder / "checkpoint.npz").exists() or not overrides_file.exists():
         raise UserError(
             f"resume={str(folder)!r} is not a plastic run folder with a checkpoint "
-            "(it needs checkpoint.npz and .hydra/overrides.yaml)"
+            "(it needs checkpoint.npz and .hydra/overrides.yaml; a run stopped before its "
+            "first checkpoint has nothing to resume: start it again)"
         )
     from plastic.app import run_status
 

@@ -199,6 +199,7 @@ class Trainer:
         self.on_record = None  # called with (step, row, fields) after every record
         self.step = 0
         self.seconds_before = 0.0  # training time spent before a resume
+        self._buffer = None  # a shuffled run's block, reused
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, seconds: float, durable: bool = True) -> None:
@@ -229,6 +230,28 @@ class Trainer:
         )
         return order[: self.epoch_length]
 
+    def _block(self, data, order: np.ndarray, position: int, size: int):
+        """The next `size` samples of the epoch: a view of the data in order, else gathered
+        into a buffer that every block reuses, so that a shuffled run does not allocate (and
+        fault in) fresh memory for each. A rule reads its block during `learn` and keeps no
+        reference to it (the conformance kit's `borrowed_block` check)."""
+        if not self.shuffle:  # the order is the identity
+            return data[position : position + size]
+        if self._buffer is None or len(self._buffer) < size:
+            self._buffer = self.backend.xp.empty((size, *data.shape[1:]), dtype=data.dtype)
+        return self.backend.take_rows(data, order[position : position + size], self._buffer[:size])
+
+    def _block_end(self, step: int) -> int:
+        """Where the block that starts at `step` ends: on every record and checkpoint, at the
+        epoch's end, on whole updates."""
+        cfg, epoch = self.cfg, step // self.epoch_length
+        end = min(
+            step + cfg.block_size,
+            _next_multiple(step, self.record_every),
+            _next_multiple(step, self.checkpoint_every or self.total),
+        )
+        return min(self.total, (epoch + 1) * self.epoch_length, _round_up(end, self.unit))
+
     def record(self) -> None:
         fields = self.model.snapshot()
         self.recorder.record(
@@ -246,11 +269,10 @@ class Trainer:
         started = time.perf_counter()
         seconds = lambda: self.seconds_before + time.perf_counter() - started  # noqa: E731
         if self.step == 0:
+            # the untrained network's row; its state is not saved: the seed rebuilds it, so a
+            # run that dies before its first checkpoint loses no more than one that dies later
             self.record()
-            # whole on disk (written and renamed) but not flushed: the untrained state is the
-            # seed's, so a power cut that loses it loses nothing a new run would not redo
-            self.save_checkpoint(0.0, durable=False)
-        last_good = self.step
+        last_good = self.step if self.step else None  # the step checkpoint.npz holds
         last_saved = time.perf_counter()
         progress = Progress(cfg, self.total, self.step, self.multirun)
         order, order_epoch = None, -1
@@ -265,36 +287,36 @@ class Trainer:
                     epoch, position = divmod(self.step, n)
                     if epoch != order_epoch:
                         order, order_epoch = self.order(epoch), epoch
-                    end = min(
-                        self.step + cfg.block_size,
-                        _next_multiple(self.step, self.record_every),
-                        _next_multiple(self.step, self.checkpoint_every or self.total),
-                    )
-                    end = min(self.total, (epoch + 1) * n, _round_up(end, self.unit))
+                    end = self._block_end(self.step)
+                    block = self._block(data, order, position, end - self.step)
                     with np.errstate(over="ignore", invalid="ignore"):
-                        index = self.backend.xp.asarray(
-                            order[position : position + end - self.step]
-                        )
-                        self.model.learn(data[index])
+                        self.model.learn(block)
                     before, self.step = self.step, end
-                    broken = self.model.nonfinite_state()
-                    if broken:
-                        return ended(
-                            "diverged",
-                            f"{broken} by step {self.step}; checkpoint.npz keeps step {last_good}",
-                        )
                     converged = self.model.end_epoch() if self.step % n == 0 else None
-                    if (
+                    recording = (
                         converged
                         or _crossed(before, self.step, self.record_every)
                         or self.step == self.total
-                    ):
-                        self.record()
+                    )
                     due = (
                         _crossed(before, self.step, self.checkpoint_every)
                         if self.checkpoint_every
                         else time.perf_counter() - last_saved >= cfg.checkpoint_seconds
                     )
+                    stopping = stop.requested and self.step < self.total
+                    # the guard reads the whole state: before what keeps it (a record, a
+                    # checkpoint, the end), not after every block
+                    broken = (recording or due or stopping) and self.model.nonfinite_state()
+                    if broken:
+                        kept = (
+                            f"; checkpoint.npz keeps step {last_good}"
+                            if last_good is not None
+                            else f", before the first checkpoint (seed={self.seed} rebuilds "
+                            "the initial state)"
+                        )
+                        return ended("diverged", f"{broken} by step {self.step}{kept}")
+                    if recording:
+                        self.record()
                     if converged or due:
                         last_saved = time.perf_counter()
                         self.save_checkpoint(seconds())
@@ -302,7 +324,7 @@ class Trainer:
                     progress.update(self.step)
                     if converged:
                         return ended("completed", converged)
-                    if stop.requested and self.step < self.total:
+                    if stopping:
                         self.save_checkpoint(seconds())
                         return ended(
                             "interrupted",
@@ -312,32 +334,44 @@ class Trainer:
                             stop.by,
                         )
             except KeyboardInterrupt:
-                return ended(
-                    "interrupted",
-                    f"aborted by a second {signals.by or 'signal'}; checkpoint.npz keeps step "
-                    f"{last_good}",
+                kept = (
+                    f"checkpoint.npz keeps step {last_good}"
+                    if last_good is not None
+                    else "no checkpoint yet"
                 )
+                return ended("interrupted", f"aborted by a second {signals.by or 'signal'}; {kept}")
         self.backend.synchronize()
         return ended("completed")
 
 
-# A record copies the rule's snapshot and measures its change: where the config leaves the
-# cadence to plastic, records are spaced by what they copy, so that a run spends its time
-# learning whatever the model's size.
+# A record copies the rule's snapshot and measures its change, and the divergence guard
+# before it reads the whole state: where the config leaves the cadence to plastic, records
+# are spaced by what they read, so that a run spends its time learning whatever the model's
+# size.
 RECORD_ELEMENTS = 100_000  # snapshot elements worth one record per 100 steps
+GUARD_ELEMENTS = 1_000_000  # state elements worth one guard per 100 steps (a read, no copy)
 
 
 def cadence(cfg, model, total: int) -> tuple[int, int | None]:
     """Steps between records, and between checkpoints (None: every checkpoint_seconds of
     training instead). Records define metrics.csv and the GIF, so they stay on fixed steps:
-    the config's, or every 100 steps, further apart for a large snapshot or a long run (about
-    100 records a run at most). Checkpoints change nothing that is learned or recorded (a
-    resume from any block boundary ends the same), so by default they follow the clock: a
-    crash loses at most that much training, whatever the model's size."""
+    the config's, or every 100 steps, further apart for a large snapshot or state or a long
+    run (about 100 records a run at most), and at least two updates apart for a minibatch
+    rule (a record per update of a small batch would cost a tenth of the learning).
+    Checkpoints change nothing that is learned or recorded (a resume from any block boundary
+    ends the same), so by default they follow the clock: a crash loses at most that much
+    training, whatever the model's size."""
     record = cfg.record_every
     if record is None:
-        elements = model.snapshot().size
-        record = 100 * max(1, -(-elements // RECORD_ELEMENTS), -(-total // 10_000))
+        drawn = model.snapshot().size
+        guarded = sum(getattr(model, name).size for name in model.state_names)
+        record = 100 * max(
+            1,
+            -(-drawn // RECORD_ELEMENTS),
+            -(-guarded // GUARD_ELEMENTS),
+            -(-total // 10_000),
+        )
+        record = max(record, 2 * model.samples_per_update)
     return record, cfg.checkpoint_every
 
 

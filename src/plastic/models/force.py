@@ -389,7 +389,7 @@ class Force(DynamicalSystem):
             self.log_growth = [tuple(row) for row in state["log_growth"]]
 
 
-@numba.njit(cache=True, fastmath=True, parallel=True)
+@numba.njit(cache=True, fastmath=True, parallel=True, error_model="numpy")
 def _block(
     x, w, P, J, u, g, dt, exact, feedback, lr, targets, learning, drive, z_out, dw_out, units
 ):
