@@ -82,6 +82,10 @@ def test_pool_jobs_equal_the_same_jobs_run_alone(cli):
     sweep = cli("run", "-m", *GRID, "model.beta=0.5,2", "seed=3", "hydra.sweep.dir=pool")
     assert sweep.returncode == 0, sweep.stderr
     assert "worker processes" in sweep.stdout
+    # a line a job, and the end of the sweep (the tables are plastic report's)
+    assert "job 0 completed (" in sweep.stdout and "job 1 completed (" in sweep.stdout
+    assert "2 jobs completed in pool: compare them with plastic report pool" in sweep.stdout
+    assert "run folder:" not in sweep.stdout
     for job, beta in (("0", "0.5"), ("1", "2")):
         alone = cli("run", *GRID, f"model.beta={beta}", "seed=3", f"hydra.run.dir=alone{job}")
         assert alone.returncode == 0, alone.stderr

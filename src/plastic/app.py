@@ -424,7 +424,10 @@ def _run(
     )
     _write_summary(run_dir, summary, started)
     trackers.end(summary, run_dir)
-    _print_table(summary, run_dir)
+    if multirun:  # a line a job: a sweep's table is `plastic report`
+        _print_job_line(summary, run_dir, cfg.optimize_metric)
+    else:
+        _print_table(summary, run_dir)
     if outcome.status == "diverged":
         raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
     if outcome.status == "interrupted":
@@ -484,6 +487,15 @@ def _write_summary(run_dir: Path, summary: dict, started: float) -> None:
         git_commit=_git_commit(),
     )
     artifacts.write_json(run_dir / SUMMARY, summary)
+
+
+def _print_job_line(summary: dict, run_dir: Path, metric: str | None) -> None:
+    figures = [f"{summary['wall_seconds']:.1f} s", f"{summary['steps_per_second']:,.0f} steps/s"]
+    if metric in summary.get("metrics", {}):
+        figures.append(f"{metric} {summary['metrics'][metric]:.4g}")
+    if summary.get("verdict"):
+        figures.append(f"verdict: {summary['verdict']}")
+    print(f"job {run_dir.name} {summary['status']} ({', '.join(figures)}): {run_dir}", flush=True)
 
 
 def _print_table(summary: dict, run_dir: Path) -> None:

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
@@ -149,8 +148,7 @@ def _execute_job(idx: int, overrides: list[str]) -> JobReturn | None:
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
         sweep_config.hydra.job.num = idx
-    HydraConfig.instance().set_config(sweep_config)
-    result = run_job(
+    result = run_job(  # which makes sweep_config Hydra's config first thing
         hydra_context=_Worker.hydra_context,
         config=sweep_config,
         task_function=_Worker.task_function,
