@@ -351,37 +351,52 @@ _box_scale = numba.njit(cache=True)(box_scale)
 
 @numba.njit(cache=True)
 def lateral_excitation(p, out, kx, ky, radius, strength, boundary, normalized, rows):
-    """out = L p for the box L without building it: a separable box sum over the grid."""
+    """out = L p for the box L without building it: a separable box sum over the grid. Each
+    sum adds its terms in grid order; the passes run along whole rows, so that they vectorise."""
     wrap = boundary == 2
+    x_first, x_end = np.empty(kx, np.int64), np.empty(kx, np.int64)
+    for x in range(kx):
+        x_first[x], x_end[x] = _box_range(x, kx, radius, boundary)
+    # interior columns: the whole box, no edge (x_first = x - radius, x_end = x + radius + 1)
+    lo, hi = kx, 0
+    if not wrap:
+        for x in range(kx):
+            if x_first[x] == x - radius and x_end[x] == x + radius + 1:
+                lo, hi = min(lo, x), max(hi, x + 1)
     for y in range(ky):  # horizontal pass
         base = y * kx
+        for x in range(lo, hi):
+            rows[y, x] = 0.0
+        for d in range(-radius, radius + 1):  # term by term, in order, along the row
+            for x in range(lo, hi):
+                rows[y, x] += p[base + x + d]
         for x in range(kx):
-            x0, x1 = _box_range(x, kx, radius, boundary)
+            if lo <= x < hi:
+                continue
             s = 0.0
             if wrap:
-                for xx in range(x0, x1):
+                for xx in range(x_first[x], x_end[x]):
                     s += p[base + xx % kx]
-            else:  # no modulo on the common path
-                for xx in range(x0, x1):
+            else:
+                for xx in range(x_first[x], x_end[x]):
                     s += p[base + xx]
             rows[y, x] = s
+    total = np.empty(kx)
     for y in range(ky):  # vertical pass, then remove the unit itself and scale
         y0, y1 = _box_range(y, ky, radius, boundary)
         inside_y = y0 <= y < y1
+        total[:] = 0.0
+        for yy in range(y0, y1):
+            source = yy % ky if wrap else yy
+            for x in range(kx):
+                total[x] += rows[source, x]
         for x in range(kx):
-            s = 0.0
-            if wrap:
-                for yy in range(y0, y1):
-                    s += rows[yy % ky, x]
-            else:
-                for yy in range(y0, y1):
-                    s += rows[yy, x]
             i = y * kx + x
-            x0, x1 = _box_range(x, kx, radius, boundary)
-            inside = inside_y and x0 <= x < x1
+            s = total[x]
+            inside = inside_y and x_first[x] <= x < x_end[x]
             if inside:
                 s -= p[i]
-            out[i] = _box_scale(strength, normalized, y0, y1, x0, x1, inside) * s
+            out[i] = _box_scale(strength, normalized, y0, y1, x_first[x], x_end[x], inside) * s
 
 
 @numba.njit(cache=True)
