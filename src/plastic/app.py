@@ -493,7 +493,7 @@ def _print_job_line(summary: dict, run_dir: Path, metric: str | None) -> None:
     figures = [f"{summary['wall_seconds']:.1f} s", f"{summary['steps_per_second']:,.0f} steps/s"]
     if metric in summary.get("metrics", {}):
         figures.append(f"{metric} {summary['metrics'][metric]:.4g}")
-    if summary.get("verdict"):
+    if verdict.judged(summary.get("verdict")):
         figures.append(f"verdict: {summary['verdict']}")
     print(f"job {run_dir.name} {summary['status']} ({', '.join(figures)}): {run_dir}", flush=True)
 

@@ -47,6 +47,11 @@ GOOD = ("better than", "as the source", "beyond")  # the words judge() writes, b
 BAD = ("worse", "below", "no better")
 
 
+def judged(line: str | None) -> bool:
+    """Whether a verdict line judges the run (not "no verdict: why")."""
+    return bool(line) and not line.startswith("no verdict")
+
+
 def colour(line: str) -> str:
     """The line's colour for a terminal: green all good, red all bad, yellow mixed."""
     good, bad = any(w in line for w in GOOD), any(w in line for w in BAD)

@@ -59,7 +59,17 @@ class PoolLauncher(Launcher):
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         context = multiprocessing.get_context(method)
         stop = context.Event()
-        state = (self.hydra_context, self.config, self.task_function, Singleton.get_state(), stop)
+        # the cores shared out: a worker's BLAS and numba threads would otherwise each take
+        # every core, and spin against the other workers
+        threads = max(1, usable_cores() // workers)
+        state = (
+            self.hydra_context,
+            self.config,
+            self.task_function,
+            Singleton.get_state(),
+            stop,
+            threads,
+        )
         with ProcessPoolExecutor(
             workers, context, initializer=_start_worker, initargs=state
         ) as pool:
@@ -128,13 +138,18 @@ class _SigtermAsInterrupt:
 class _Worker:
     """What a worker process holds for its whole life (set once by the pool's initializer)."""
 
-    hydra_context = config = task_function = stop = None
+    hydra_context = config = task_function = stop = thread_limits = None
 
 
-def _start_worker(hydra_context, config, task_function, singleton_state, stop) -> None:
+def _start_worker(hydra_context, config, task_function, singleton_state, stop, threads) -> None:
     # between jobs a signal ends the worker; a running job installs its own handlers and saves
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    _Worker.thread_limits = threadpool_limits(limits=threads)  # for the worker's whole life
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     setup_globals()
     Singleton.set_state(singleton_state)
     _Worker.hydra_context, _Worker.config = hydra_context, config
