@@ -393,7 +393,9 @@ def bench_topo(quick: bool) -> str:
         "see the same frames. plastic's kernel is `model.learn`; its run is the trainer as "
         "`plastic run` drives it at default settings (records, checkpoints, guards), start-up "
         "and evaluation excluded. Goals (issues 3 and 16): >= 40x at N = 2,500, kernel and "
-        "run, >= 1,000 steps/s at N = 10,000.\n\n"
+        "run, >= 1,000 steps/s at N = 10,000. The reference's own speed (BLAS on both cores) "
+        "varies by up to a third from one bench to the next on this shared machine (215 to "
+        "330 steps/s at N = 2,500 on 2026-11-23): compare ratios taken in the same run.\n\n"
         "| units N | reference steps/s | plastic kernel float64 | ratio | plastic run float64 "
         "| ratio | plastic kernel float32 | ratio "
         "| largest weight difference (float64, after the reference's steps) |\n"
@@ -730,18 +732,25 @@ def bench_attractor(quick: bool) -> str:
     )
 
 
-def kernel_seconds(model, data, steps: int, block_size: int) -> float:
-    """Seconds of model.learn alone over `steps` samples in blocks, as the trainer cuts them."""
+def kernel_seconds(model, data, steps: int, block_size: int, order=None) -> float:
+    """Seconds of the rule's own work over `steps` samples in blocks, as the trainer cuts them:
+    model.learn, and model.end_epoch at the end of each epoch (a rule's epoch-level step).
+    `order(epoch)`: a shuffled run's samples, gathered before the clock starts, so that the
+    kernel learns the same samples as the run (which pays for its gathering)."""
     unit = model.samples_per_update
     per_epoch = data.n_train // unit * unit
+    epochs = range(-(-steps // per_epoch))
+    samples = [data.train if order is None else data.train[order(epoch)] for epoch in epochs]
     t0 = time.perf_counter()
     done = 0
     while done < steps:
-        position = done % per_epoch
+        epoch, position = divmod(done, per_epoch)
         end = min(done + block_size, steps, done - position + per_epoch)
         end = -(-end // unit) * unit
-        model.learn(data.train[position : position + end - done])
+        model.learn(samples[epoch][position : position + end - done])
         done = end
+        if done % per_epoch == 0:
+            model.end_epoch()
     return time.perf_counter() - t0
 
 
@@ -764,46 +773,81 @@ def bench_runs(quick: bool) -> str:
         ("force", "timeline", 1),
         ("attractor", "fep_digits", 1),
     ]
+    mnist_file = os.environ.get("PLASTIC_MNIST_FILE") or ""
+    recipes = []  # (label, rule, dataset settings, the recipe's rule and trainer settings)
+    if Path(mnist_file).is_file():  # the minibatch rules at their recipes' size
+        mnist = {"path": mnist_file}
+        recipes = [
+            ("mnist_bcm", "bcm", mnist, {"activation": "relu", "optimizer": {"name": "adam"}}),
+            ("mnist_hopfield", "hopfield", mnist, {}),
+        ]
     backend = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
     rows = []
-    for rule, dataset_name, epochs in cases:
+    plain = [(f"{rule} on {name}", rule, name, epochs, {}, {}, {}) for rule, name, epochs in cases]
+    at_size = [(label, rule, "mnist", 1 if quick else 10, data, model, {"block_size": 1000})
+               for label, rule, data, model in recipes]  # fmt: skip
+    for label, rule, dataset_name, epochs, data_settings, model_settings, loop in plain + at_size:
         source = registry.dataset_source(dataset_name)
-        data_cfg = OmegaConf.merge(OmegaConf.structured(source.Config), {"seed": 0})
+        data_cfg = OmegaConf.merge(
+            OmegaConf.structured(source.Config), {"seed": 0, **data_settings}
+        )
         data = source.load(data_cfg)
         cls = registry.import_target(registry.offers(registry.RULES)[rule].target, rule)
-        settings = OmegaConf.to_object(OmegaConf.structured(cls.Config))
+        settings = OmegaConf.to_object(
+            OmegaConf.merge(OmegaConf.structured(cls.Config), model_settings)
+        )
 
         def build(cls=cls, settings=settings, data=data):
             return cls(settings, backend, data.n_inputs, np.random.default_rng(0))
 
-        cfg = TrainerConfig(epochs=epochs, progress="off")
+        cfg = TrainerConfig(epochs=epochs, progress="off", **loop)
         build().learn(data.train[: 2 * build().samples_per_update])  # compile outside the clock
         run_rates, kernel_rates = [], []
-        for _ in range(1 if quick else 3):  # alternated, the best of each: the least disturbed
+        repeats, done = 1 if quick else 3, 0
+        while done < repeats:  # alternated, the best of each: the least disturbed
             with tempfile.TemporaryDirectory() as folder:
                 model = build()
                 evaluator = Evaluator(data, model.metric_names)
-                trainer = Trainer(cfg, model, data, evaluator, backend, Path(folder), 0)
+                trainer = Trainer(cfg, model, data, evaluator, backend, Path(folder), 0,
+                                  shuffle=data_cfg.shuffle)  # fmt: skip
                 outcome = trainer.fit()
             steps = outcome.step
             run_rates.append(steps / outcome.train_seconds)
-            kernel_rates.append(steps / kernel_seconds(build(), data, steps, cfg.block_size))
+            order = trainer.order if data_cfg.shuffle else None
+            kernel_rates.append(steps / kernel_seconds(build(), data, steps, cfg.block_size, order))
+            if done == 0 and not quick:  # short runs are repeated more: they are the noisiest
+                repeats = max(3, min(10, int(3.0 / max(outcome.train_seconds, 1e-3))))
+            done += 1
         run_rate, kernel_rate = max(run_rates), max(kernel_rates)
         rows.append(
-            f"| {rule} on {dataset_name} | {steps:,} | {trainer.record_every:,} | "
+            f"| {label} | {steps:,} | {trainer.record_every:,} | "
             f"{kernel_rate:,.0f} | {run_rate:,.0f} | **{run_rate / kernel_rate:.2f}** |"
         )
     return (
         "## Runs as users run them: the whole training loop against its kernel (device=cpu)\n\n"
         "Each model at its default settings (a plain `plastic run model=NAME` on its own "
-        "data; bcm and hopfield for 20 epochs, topo_wta for 3): the trainer's steps per second "
+        "data, shuffled where the dataset's default shuffles; bcm and hopfield for 20 epochs, "
+        "topo_wta for 3): the trainer's steps per second "
         "(records, checkpoints with fsync, divergence guards and progress included; start-up "
-        "and the final evaluation excluded) against `model.learn` alone over the same samples "
-        "in the same blocks, in the same process, the best of three of each. Records are spaced "
-        "by the model's size and the run's length, checkpoints by the clock "
+        "and the final evaluation excluded) against the rule's own work alone (`model.learn`, "
+        "and `model.end_epoch` at each epoch's end) over the same samples in the same blocks "
+        "(a shuffled run's gathered for the kernel before its clock starts), "
+        "in the same process, the best of three to ten of each (the shorter the run, the "
+        "more). Records (each preceded by the "
+        "divergence guard) are spaced by the model's snapshot and state, the run's length and, "
+        "for a minibatch rule, at least two updates apart; checkpoints by the clock "
         "(`trainer.checkpoint_seconds`), unless a recipe sets them. Goal (issue 16): a "
         "ratio >= 0.9.\n\n"
-        "| model | steps | record every | kernel steps/s | run steps/s | ratio |\n"
+        + (
+            "The mnist rows (with `make bench MNIST=FILE`) are the minibatch rules at their "
+            "recipes' size: the whole of MNIST, shuffled, in batches of 1,000, the recipes' "
+            "settings and ten epochs. There the run gathers each shuffled batch (6 MB of "
+            "float64 pixels) into one reused buffer, a copy that the kernel, given the same "
+            "batches gathered beforehand, does not make.\n\n"
+            if recipes
+            else ""
+        )
+        + "| model | steps | record every | kernel steps/s | run steps/s | ratio |\n"
         "|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )
 
