@@ -79,3 +79,9 @@ def test_resume_of_a_folder_that_is_no_run(cli):
     (cli.cwd / "empty").mkdir()
     result = cli("run", "resume=empty")
     assert result.returncode == 2 and "not a plastic run folder" in result.stderr
+    # a run killed before its first checkpoint: its config is there, no state to go on from
+    (cli.cwd / "early" / ".hydra").mkdir(parents=True)
+    (cli.cwd / "early" / ".hydra" / "overrides.yaml").write_text("- experiment=smoke/oja\n")
+    result = cli("run", "resume=early")
+    assert result.returncode == 2 and "has nothing to resume: start it again" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
