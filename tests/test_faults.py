@@ -293,6 +293,28 @@ def test_a_second_signal_aborts_and_still_records_interrupted(cli, signum):
     assert summary["status"] == "interrupted", summary["reason"]
 
 
+def test_a_sweep_job_stopped_before_its_first_checkpoint_starts_again(cli):
+    """A second Ctrl-C before the first checkpoint leaves a job `interrupted` with no state
+    (the untrained one is never written): the sweep launched again runs it from the seed."""
+    sweep = ["-m", "experiment=smoke/oja", "seed=0,1", "hydra.sweep.dir=early"]
+    assert cli("run", *sweep).returncode == 0
+    job = cli.cwd / "early" / "0"
+    finished = np.load(job / "weights.npz")
+    finished = {name: finished[name] for name in finished.files}
+    summary = json.loads((job / "summary.json").read_text())
+    summary.update(status="interrupted", reason="aborted by a second Ctrl-C; no checkpoint yet")
+    (job / "summary.json").write_text(json.dumps(summary))
+    for name in ("checkpoint.npz", "weights.npz", "metrics.csv"):
+        (job / name).unlink()
+    again = cli("run", *sweep)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads((job / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["resumed_from"] is None
+    rerun = np.load(job / "weights.npz")
+    for name, array in finished.items():
+        np.testing.assert_array_equal(rerun[name], array, err_msg=name)
+
+
 def test_a_preempted_sweep_job_resumes_when_its_sweep_runs_again(cli):
     """What SLURM does to a preempted job (it runs it again in the same folder) and what a user
     does to finish a sweep (the same command again): the interrupted job resumes, bit for bit."""

@@ -225,7 +225,8 @@ def task(cfg: DictConfig) -> float | None:
             _write_summary(run_dir, summary, started)
         return float("nan") if cfg.optimize_metric else None
     except KeyboardInterrupt:  # outside the loop's own handling: before or after learning
-        summary.update(status="interrupted", reason="aborted by a signal; checkpoint.npz kept")
+        kept = "; checkpoint.npz kept" if (run_dir / CHECKPOINT).exists() else ""
+        summary.update(status="interrupted", reason=f"aborted by a signal{kept}")
         if run_status(run_dir) != "completed":  # a finished record is never overwritten
             _write_summary(run_dir, summary, started)
         ENDED.append((run_dir, RunInterrupted(f"run interrupted: {summary['reason']}")))
@@ -381,7 +382,8 @@ def _run(
     trackers = tracking.build(cfg, run_dir, run_dir.parent if multirun else None,
                               _frame_drawer(cfg, model, dataset))  # fmt: skip
     trainer.on_record = trackers.record
-    if cfg.resume or continuing:
+    # a continued job that stopped before its first checkpoint starts again from the seed
+    if cfg.resume or (continuing and (run_dir / CHECKPOINT).exists()):
         try:
             trainer.load_checkpoint(run_dir / CHECKPOINT)
         except (KeyError, ValueError, TypeError) as error:  # keys or shapes of another model

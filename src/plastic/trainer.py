@@ -202,12 +202,12 @@ class Trainer:
         self._buffer = None  # a shuffled run's block, reused
 
     # ------------------------------------------------------------------ checkpoints
-    def save_checkpoint(self, seconds: float, durable: bool = True) -> None:
+    def save_checkpoint(self, seconds: float) -> None:
         state = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         state.update(self.recorder.state())
         state["trainer/step"] = np.array(self.step)
         state["trainer/seconds"] = np.array(seconds)
-        write_npz(self.run_dir / CHECKPOINT, state, durable)
+        write_npz(self.run_dir / CHECKPOINT, state)
         # the curve so far, so that a run that dies keeps it (written whole, not flushed to
         # the disk: the checkpoint is; the final metrics.csv is written at the end)
         write_csv(self.run_dir / METRICS, self.recorder.columns, self.recorder.rows, durable=False)
