@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
@@ -31,7 +32,6 @@ from plastic import (
     datasets,
     launchers,
     pictures,
-    registry,
     tracking,
     verdict,
     views,
@@ -211,8 +211,9 @@ def task(cfg: DictConfig) -> float | None:
         return _kept_result(cfg, run_dir)
     try:
         with _terminate_as_interrupt():
-            validate(cfg)  # again: each multirun job is composed anew
-            return _run(cfg, run_dir, multirun, started, summary, continuing=status is not None)
+            rule, settings = validate(cfg)  # again: each multirun job is composed anew
+            return _run(cfg, rule, settings, run_dir, multirun, started, summary,
+                        continuing=status is not None)  # fmt: skip
     except OSError as error:  # the folder cannot be written: say where and why, in one line
         where = getattr(error, "filename", None) or run_dir
         failure = OutputFailed(
@@ -337,10 +338,18 @@ def _kept_result(cfg, run_dir: Path) -> float | None:
 
 
 def _run(
-    cfg, run_dir: Path, multirun: bool, started: float, summary: dict, continuing: bool = False
+    cfg,
+    rule: type,
+    settings: Any,
+    run_dir: Path,
+    multirun: bool,
+    started: float,
+    summary: dict,
+    continuing: bool = False,
 ) -> float | None:
-    """One run; `continuing`: a sweep job whose folder holds its own interrupted run (launched
-    again, or requeued by SLURM) resumes from its checkpoint, as resume=DIR does."""
+    """One run of `rule` on its `settings` (as validate typed them); `continuing`: a sweep job
+    whose folder holds its own interrupted run (launched again, or requeued by SLURM) resumes
+    from its checkpoint, as resume=DIR does."""
     backend = make_backend(cfg.device, cfg.seed)
     dataset = datasets.load(cfg.dataset)
     summary.update(device=backend.description, data_source=dataset.data_source)
@@ -356,8 +365,6 @@ def _run(
         run_dir,
     )
 
-    rule = registry.rule_class(cfg.model)
-    settings = registry.rule_settings(rule, cfg.model)
     check_memory(rule, settings, dataset.n_inputs, backend, rule_choice(cfg))
 
     def build_model():  # the same seed builds the same initial network, on its own settings

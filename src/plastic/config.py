@@ -193,9 +193,9 @@ def describe_yaml(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- validation
-def validate(cfg: DictConfig) -> Any:
+def validate(cfg: DictConfig) -> tuple[type, Any]:
     """Check every value against its field's rules; raise UserError naming key, value, rule.
-    Returns the rule's class (named by model._target_)."""
+    Returns the rule's class (named by model._target_) and its typed settings."""
     known = allowed_keys(PlasticConfig)
     for key in cfg:
         if key not in known and key != "hydra":  # `+name=value` can add keys to the root
@@ -219,7 +219,7 @@ def validate(cfg: DictConfig) -> Any:
     check_available(cfg.logger)
 
     cls = registry.rule_class(cfg.model)
-    registry.rule_settings(cls, cfg.model)  # typed by the rule's dataclass, bounds, its checks
+    settings = registry.rule_settings(cls, cfg.model)  # typed by its dataclass, bounds, checks
     if cfg.optimize_metric and cls.figure_names is not None:
         from plastic.evaluate import EVALUATOR_NAMES
 
@@ -239,7 +239,7 @@ def validate(cfg: DictConfig) -> Any:
             f"learns from {' or '.join(cls.learns_from)}: "
             + " or ".join(f"dataset={name}" for name in fitting)
         )
-    return cls
+    return cls, settings
 
 
 def dataset_kind(name: str) -> str:
