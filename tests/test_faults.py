@@ -302,7 +302,8 @@ def test_a_sweep_job_stopped_before_its_first_checkpoint_starts_again(cli):
     finished = np.load(job / "weights.npz")
     finished = {name: finished[name] for name in finished.files}
     summary = json.loads((job / "summary.json").read_text())
-    summary.update(status="interrupted", reason="aborted by a second Ctrl-C; no checkpoint yet")
+    reason = "aborted by a second Ctrl-C; before the first checkpoint (seed=0 rebuilds the ...)"
+    summary.update(status="interrupted", reason=reason)
     (job / "summary.json").write_text(json.dumps(summary))
     for name in ("checkpoint.npz", "weights.npz", "metrics.csv"):
         (job / name).unlink()

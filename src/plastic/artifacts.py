@@ -60,12 +60,12 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def write_npz(path: Path, arrays: dict[str, Any], durable: bool = True) -> Path:
+def write_npz(path: Path, arrays: dict[str, Any]) -> Path:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # straight to the file: no second copy in memory
             np.savez(f, **arrays)
 
-    return atomic_write(path, write, durable)
+    return atomic_write(path, write)
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -136,7 +136,7 @@ def _report_sweep(sweep_dir: Path) -> int:
     """One line per job that did not complete; exit 1 when there is any, else 0."""
     from plastic.report import load_run
 
-    ended = 0
+    ended = completed = 0
     # job folders (submitit keeps its own files in .submitit/)
     jobs = sorted(
         (p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
@@ -146,6 +146,7 @@ def _report_sweep(sweep_dir: Path) -> int:
         if not (job / "summary.json").exists():
             continue
         row = load_run(job)
+        completed += row["status"] == "completed"
         if row["status"] != "completed":
             ended += 1
             print(
@@ -157,8 +158,8 @@ def _report_sweep(sweep_dir: Path) -> int:
             f"(plastic report {sweep_dir})",
             file=sys.stderr,
         )
-    elif jobs:
-        print(f"{len(jobs)} jobs completed in {sweep_dir}: compare them with plastic report "
+    elif completed:
+        print(f"{completed} jobs completed in {sweep_dir}: compare them with plastic report "
               f"{sweep_dir}")  # fmt: skip
     return 1 if ended else 0
 

@@ -280,6 +280,11 @@ class Trainer:
         def ended(outcome: str, reason: str = "", by: str = "") -> Outcome:
             return Outcome(outcome, reason, self.step, self.total, seconds(), by)
 
+        def kept() -> str:  # what a run that ends here leaves to go on from
+            if last_good is None:
+                return f"before the first checkpoint (seed={self.seed} rebuilds the initial state)"
+            return f"checkpoint.npz keeps step {last_good}"
+
         with StopRequest() as signals, progress:
             stop = stop or signals
             try:
@@ -308,13 +313,7 @@ class Trainer:
                     # checkpoint, the end), not after every block
                     broken = (recording or due or stopping) and self.model.nonfinite_state()
                     if broken:
-                        kept = (
-                            f"; checkpoint.npz keeps step {last_good}"
-                            if last_good is not None
-                            else f", before the first checkpoint (seed={self.seed} rebuilds "
-                            "the initial state)"
-                        )
-                        return ended("diverged", f"{broken} by step {self.step}{kept}")
+                        return ended("diverged", f"{broken} by step {self.step}; {kept()}")
                     if recording:
                         self.record()
                     if converged or due:
@@ -334,12 +333,8 @@ class Trainer:
                             stop.by,
                         )
             except KeyboardInterrupt:
-                kept = (
-                    f"checkpoint.npz keeps step {last_good}"
-                    if last_good is not None
-                    else "no checkpoint yet"
-                )
-                return ended("interrupted", f"aborted by a second {signals.by or 'signal'}; {kept}")
+                by = signals.by or "signal"
+                return ended("interrupted", f"aborted by a second {by}; {kept()}")
         self.backend.synchronize()
         return ended("completed")
 

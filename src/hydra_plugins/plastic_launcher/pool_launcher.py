@@ -50,7 +50,8 @@ class PoolLauncher(Launcher):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         from plastic.backend import usable_cores
 
-        workers = max(1, min(self.n_workers or usable_cores(), len(job_overrides)))
+        cores = usable_cores()
+        workers = max(1, min(self.n_workers or cores, len(job_overrides)))
         log.info("Launching %d jobs in %d worker processes: %s", len(job_overrides), workers,
                  sweep_dir)  # fmt: skip
         for idx, overrides in enumerate(job_overrides):
@@ -61,7 +62,7 @@ class PoolLauncher(Launcher):
         stop = context.Event()
         # the cores shared out: a worker's BLAS and numba threads would otherwise each take
         # every core, and spin against the other workers
-        threads = max(1, usable_cores() // workers)
+        threads = max(1, cores // workers)
         state = (
             self.hydra_context,
             self.config,
