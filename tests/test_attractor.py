@@ -72,6 +72,29 @@ def test_equals_the_per_node_reference(stochastic):
     assert np.abs(J).max() > 0.05  # it learned
 
 
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_the_transposed_loops_equal_the_row_step_to_the_last_bit(stochastic):
+    n, steps = 64, 3
+    rng = np.random.default_rng(5)
+    biases, uniforms = rng.normal(0, 3, (40, n)), rng.random((120, n))
+    J, s = np.zeros((n, n)), np.zeros(n)
+    attractor.run_presentations(J, s, biases, uniforms, steps, 0.7, 0.01, stochastic)
+    want_J, want_s, h = np.zeros((n, n)), np.zeros(n), np.empty(n)
+    for t, u in enumerate(uniforms):
+        attractor.step(
+            want_J, want_s, biases[t // steps], u, 0.7, 0.01, stochastic, h, False, False
+        )
+    np.testing.assert_array_equal(J, want_J)
+    np.testing.assert_array_equal(s, want_s)
+    # and without learning (the probes): the mean of the states
+    response = attractor.mean_response(J, s.copy(), biases[0], uniforms[:50], 0.5, stochastic)
+    total = np.zeros(n)
+    for u in uniforms[:50]:
+        attractor.step(want_J, want_s, biases[0], u, 0.5, 0.0, stochastic, h, False, False)
+        total += want_s
+    np.testing.assert_array_equal(response, total / 50)
+
+
 def test_per_step_diagnostics_equal_the_reference():
     n, steps, seed = 16, 60, 3
     patterns = np.random.default_rng(2).normal(0, 2.0, (4, n))[np.arange(steps) % 4]
