@@ -36,6 +36,25 @@ def test_digits_are_scaled_and_split_by_seed():
     np.testing.assert_array_equal(a.train, b.train)
 
 
+def test_the_digits_file_read_directly_equals_load_digits(monkeypatch):
+    from sklearn.datasets import load_digits
+
+    want = load_digits()
+    digits.bundled_digits.cache_clear()
+    images, labels = digits.bundled_digits()
+    np.testing.assert_array_equal(images, want.data)
+    np.testing.assert_array_equal(labels, want.target)
+    # where sklearn keeps the file elsewhere: through load_digits
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    digits.bundled_digits.cache_clear()
+    try:
+        images, labels = digits.bundled_digits()
+    finally:
+        digits.bundled_digits.cache_clear()
+    np.testing.assert_array_equal(images, want.data)
+    np.testing.assert_array_equal(labels, want.target)
+
+
 def test_mnist_from_an_npz_file(tmp_path):
     x_train, y_train, x_test, y_test = fake_mnist()
     np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)

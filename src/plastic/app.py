@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import functools
 import logging
 import os
 import platform
@@ -557,6 +558,7 @@ def _versions() -> dict[str, str | None]:
     }
 
 
+@functools.cache  # once a process: a sweep's jobs run the code the process imported
 def _git_commit() -> str | None:
     root = repo_dir()
     if root is None:

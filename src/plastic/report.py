@@ -158,12 +158,11 @@ def write_csv(path: Path, rows, keys, metrics):
     write_text(path, out.getvalue())
 
 
-def heatmaps(folder: Path, rows, keys, metrics) -> list[Path]:
-    """For a 2-D grid (two swept keys): one heat map per metric, the mean over repeats."""
+def heatmaps(folder: Path, rows, keys, metrics) -> list[tuple]:
+    """For a 2-D grid (two swept keys): one heat map per metric, the mean over repeats; as
+    drawings for viz.draw_all, (function, args) each."""
     if len(keys) != 2:
         return []
-    from plastic import viz
-
     ys = sorted({r["overrides"][keys[0]] for r in rows}, key=_order)
     xs = sorted({r["overrides"][keys[1]] for r in rows}, key=_order)
     cells: dict[tuple, list[dict]] = {}  # (y, x): the runs there (repeats share a cell)
@@ -181,7 +180,7 @@ def heatmaps(folder: Path, rows, keys, metrics) -> list[Path]:
         if not np.isnan(grid).all():
             path = folder / f"heatmap_{metric}.png"
             drawings.append((_draw_heatmap, (path, metric, grid, xs, ys, keys)))
-    return viz.draw_all(drawings)
+    return drawings
 
 
 def _draw_heatmap(path: Path, metric: str, grid, xs, ys, keys) -> Path:
@@ -202,6 +201,7 @@ def _draw_heatmap(path: Path, metric: str, grid, xs, ys, keys) -> Path:
                 label.set_in_layout(False)  # inside the axes: the layout need not measure it
     ax.set_title(metric)
     fig.tight_layout()
+    fig.set_layout_engine(None)  # laid out once: saving then draws the page once, not twice
     return viz.save_figure(fig, path, laid_out=True)
 
 
@@ -252,10 +252,9 @@ def _colours(rows: list[dict], keys: list[str]):
     return colours, [f"{keys[0]}={r['overrides'].get(keys[0], '')}" for r in rows]
 
 
-def overlays(folder: Path, rows: list[dict], keys: list[str]) -> list[Path]:
-    """One figure per recorded metric: every run's curve, coloured by the first swept key."""
-    from plastic import viz
-
+def overlays(folder: Path, rows: list[dict], keys: list[str]) -> list[tuple]:
+    """One figure per recorded metric: every run's curve, coloured by the first swept key; as
+    drawings for viz.draw_all."""
     curves = [(r, _curves(r)) for r in rows]
     curves = [(r, c) for r, c in curves if "step" in c and len(c["step"]) > 1]
     if len(curves) < 2:
@@ -267,7 +266,7 @@ def overlays(folder: Path, rows: list[dict], keys: list[str]) -> list[Path]:
         series = [(c["step"], c[name]) if name in c else None for _, c in curves]
         path = folder / f"overlay_{name}.png"
         drawings.append((_draw_overlay, (path, name, series, colours, labels, keys)))
-    return viz.draw_all(drawings)
+    return drawings
 
 
 def _draw_overlay(path: Path, name: str, series, colours, labels, keys) -> Path:
@@ -457,8 +456,11 @@ def report(
     maps = []
     if multirun:
         write_csv(folder / "sweep.csv", rows, keys, metrics)
-        maps = heatmaps(folder, readable, keys, metrics)
-        maps += overlays(folder, readable, keys)
+        from plastic import viz
+
+        # one pool for all the figures: the cores stay busy until the last one is drawn
+        drawings = heatmaps(folder, readable, keys, metrics) + overlays(folder, readable, keys)
+        maps = viz.draw_all(drawings)
         maps += parallel_coordinates(folder, readable, keys, sort_by)
     title = f"plastic report: {folder.name}" + (f" ({len(rows)} runs)" if multirun else "")
     page = write_html(folder / "index.html", title, rows, keys, metrics, maps)

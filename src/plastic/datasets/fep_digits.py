@@ -39,7 +39,7 @@ def prepare(images: np.ndarray) -> np.ndarray:
 def load(cfg) -> Dataset:
     from plastic.datasets.digits import bundled_digits
 
-    images = prepare(bundled_digits().data)
+    images = prepare(bundled_digits()[0])
     train, test = images[: cfg.train_images], images[cfg.train_images :]
     chosen = list(cfg.patterns) if cfg.patterns is not None else list(range(cfg.train_images))
     bad = [i for i in chosen if not 0 <= i < cfg.train_images]
