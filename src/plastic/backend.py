@@ -50,10 +50,15 @@ class Backend:
         side where the array is (a rule may keep some state on the host)."""
         if array.size == 0:
             return 0.0
-        xp = np if isinstance(array, np.ndarray | np.generic) else self.xp
         # max and min read the array in place, where abs would first copy it (NaN propagates
         # through both, so max(|nan|, |nan|) is NaN)
-        return max(abs(float(xp.max(array))), abs(float(xp.min(array))))
+        if isinstance(array, np.ndarray | np.generic):  # the ufuncs' own reduce: half the
+            # time of np.max's wrapper on the small states that a guard reads every record
+            largest = np.maximum.reduce(array, axis=None)
+            smallest = np.minimum.reduce(array, axis=None)
+        else:
+            largest, smallest = self.xp.max(array), self.xp.min(array)
+        return max(abs(float(largest)), abs(float(smallest)))
 
 
 def strict_backend(dtype: str = "float64") -> Backend:

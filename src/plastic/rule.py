@@ -65,6 +65,9 @@ class Rule:
     # once the run has ended)
     figure_names: ClassVar[tuple[str, ...] | None] = None
     samples_per_update: int = 1  # a minibatch rule learns from whole batches only
+    # records (each with the divergence guard and the metrics) come at least this many steps
+    # apart unless the config says: a rule whose step takes microseconds raises it
+    steps_per_record: int = 100
     # learn(a); learn(b) gives the state of learn(a + b) for splits on whole updates
     splits_exactly: ClassVar[bool] = True
     # the largest magnitude a state element may reach before the run counts as diverged

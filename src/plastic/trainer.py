@@ -350,8 +350,9 @@ GUARD_ELEMENTS = 1_000_000  # state elements worth one guard per 100 steps (a re
 def cadence(cfg, model, total: int) -> tuple[int, int | None]:
     """Steps between records, and between checkpoints (None: every checkpoint_seconds of
     training instead). Records define metrics.csv and the GIF, so they stay on fixed steps:
-    the config's, or every 100 steps, further apart for a large snapshot or state or a long
-    run (about 100 records a run at most), and at least two updates apart for a minibatch
+    the config's, or every `model.steps_per_record` steps (100 unless the rule says), further
+    apart for a large snapshot or state or a long run (about 100 records a run at most, for
+    the default spacing), and at least two updates apart for a minibatch
     rule (a record per update of a small batch would cost a tenth of the learning).
     Checkpoints change nothing that is learned or recorded (a resume from any block boundary
     ends the same), so by default they follow the clock: a crash loses at most that much
@@ -360,7 +361,7 @@ def cadence(cfg, model, total: int) -> tuple[int, int | None]:
     if record is None:
         drawn = model.snapshot().size
         guarded = sum(getattr(model, name).size for name in model.state_names)
-        record = 100 * max(
+        record = max(1, int(model.steps_per_record)) * max(
             1,
             -(-drawn // RECORD_ELEMENTS),
             -(-guarded // GUARD_ELEMENTS),

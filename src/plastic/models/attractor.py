@@ -303,6 +303,13 @@ class Attractor(DynamicalSystem):
     def state_bytes(cls, cfg, n_inputs, itemsize):
         return 2 * n_inputs**2 * 8  # J on the host (float64) and, on a device, its copy
 
+    @property
+    def steps_per_record(self) -> int:
+        """A step is `steps_per_pattern` network steps of a few microseconds each, and a record
+        (the guard, the VFE, the asymmetry, the copy) costs about ten of them: records come at
+        least 300 network steps apart, so that a run spends 95 % of its time learning."""
+        return 100 * -(-3 // self.cfg.steps_per_pattern)
+
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
         self.device_state = None  # on a device: (couplings, state) there, between blocks
