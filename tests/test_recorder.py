@@ -20,7 +20,11 @@ def test_frames_stay_bounded_and_evenly_spaced():
     gif = recorder.gif_frames()
     assert len(gif) <= 10 and gif[0][0] == 0
     assert gif[-1][0] == 9990 and gif[-1][1][0, 0] == 999  # the last record is the last frame
-    assert recorder.rows[1]["weight_change"] > 0 and np.isnan(recorder.rows[0]["weight_change"])
+    changes = [row["weight_change"] for row in recorder.rows]
+    assert np.isnan(changes[0])  # no record before it
+    assert np.isnan(changes[1])  # relative to all-zero fields: undefined, not 1e12
+    assert changes[2] == np.sqrt(6 * 1.0 / (6 * 1.0**2))  # |2 - 1| / |1| on every element
+    assert changes[3] == 0.5
 
 
 def test_state_round_trip_continues_identically():

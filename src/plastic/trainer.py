@@ -53,7 +53,8 @@ class Recorder:
         change = np.nan
         if self.last_fields is not None:  # relative change of the fields since the last record
             moved, size = _change_and_size(fields, self.last_fields)
-            change = float(np.sqrt(moved) / max(np.sqrt(size), 1e-12))
+            # from all-zero fields (the attractor's couplings start at 0) it is undefined
+            change = float(np.sqrt(moved) / max(np.sqrt(size), 1e-12)) if size > 0 else np.nan
         if len(self.rows) % self.stride == 0:
             self.frames.append(fields[: self.max_tiles].astype(np.float32))
             self.frame_steps.append(step)
