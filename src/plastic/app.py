@@ -265,6 +265,8 @@ def lock_run_dir(folder: Path):
             f"{folder} is being written by another plastic process (a run, or its resume); "
             "wait for it to end, or choose another folder"
         ) from None
+    # a writer killed mid-write left its temporary file; the file it was replacing is whole
+    artifacts.remove_orphaned_temporaries(Path(folder))
     return handle
 
 

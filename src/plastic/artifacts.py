@@ -36,6 +36,29 @@ def atomic_write(path: Path, write: Callable[[Path], None], durable: bool = True
     return path
 
 
+def remove_orphaned_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files (`.NAME.PID.tmp`) that a writer killed mid-write (kill -9, a
+    power cut) left in `folder`: those whose process is gone. The finished files they were to
+    replace are whole. Returns what was deleted."""
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        pid = tmp.name[: -len(".tmp")].rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
 def write_bytes(path: Path, data: bytes, durable: bool = True) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable)
 
