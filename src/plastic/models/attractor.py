@@ -136,12 +136,10 @@ def step_columns(columns, state, bias, uniforms, beta, learning_rate, stochastic
 @numba.njit(cache=True)
 def run_steps(couplings, state, bias, uniforms, beta, learning_rate, stochastic):
     """len(uniforms) synchronous steps with the bias clamped; in place (compiled, CPU)."""
-    columns = np.ascontiguousarray(couplings.T)
-    h, lh = np.empty(len(state)), np.empty(len(state))
-    for t in range(len(uniforms)):
-        step_columns(columns, state, bias, uniforms[t], beta, learning_rate, stochastic, h, lh)
-    if learning_rate > 0.0:
-        couplings[:] = columns.T
+    one = bias.reshape((1, bias.size))  # one presentation that lasts every step
+    run_presentations(
+        couplings, state, one, uniforms, len(uniforms), beta, learning_rate, stochastic
+    )
 
 
 @numba.njit(cache=True)
