@@ -12,6 +12,7 @@ from plastic.models.bcm import BCM
 from plastic.trainer import Trainer
 
 EPOCHS, BLOCK = 3, 100
+CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
 
 
 def digits():
@@ -35,9 +36,8 @@ def shuffled_run(backend, data, folder):
 
 def test_a_shuffled_run_learns_each_epochs_samples_in_its_order(tmp_path):
     data = digits()
-    cpu = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
-    trainer = shuffled_run(cpu, data, tmp_path)
-    by_hand = build(cpu, data)
+    trainer = shuffled_run(CPU, data, tmp_path)
+    by_hand = build(CPU, data)
     orders = [trainer.order(epoch) for epoch in range(EPOCHS)]
     assert not np.array_equal(orders[0], orders[1])  # shuffled anew each epoch
     for order in orders:
@@ -52,41 +52,37 @@ def test_a_shuffled_run_learns_each_epochs_samples_in_its_order(tmp_path):
 
 def test_a_shuffled_run_is_the_same_on_the_strict_device(tmp_path):
     data = digits()
-    cpu = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
     (tmp_path / "cpu").mkdir()
     (tmp_path / "strict").mkdir()
-    on_cpu = shuffled_run(cpu, data, tmp_path / "cpu").model.state_dict()
+    on_cpu = shuffled_run(CPU, data, tmp_path / "cpu").model.state_dict()
     on_strict = shuffled_run(strict_backend(), data, tmp_path / "strict").model.state_dict()
     for name in on_cpu:
         np.testing.assert_array_equal(on_strict[name], on_cpu[name], err_msg=name)
 
 
 def test_the_guards_largest_magnitude_sees_nan_infinity_and_either_sign():
-    cpu = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
     strict = strict_backend()
-    for backend in (cpu, strict):
+    for backend in (CPU, strict):
         here = backend.asarray
         assert backend.largest_magnitude(here(np.array([1.0, -3.0, 2.0]))) == 3.0
         assert np.isnan(backend.largest_magnitude(here(np.array([1.0, np.nan, -np.inf]))))
         assert backend.largest_magnitude(here(np.array([[-np.inf, 1.0]]))) == np.inf
         assert backend.largest_magnitude(here(np.zeros(0))) == 0.0
     # on the host, in place: a strided view, a scalar, integers
-    assert cpu.largest_magnitude(np.arange(12.0).reshape(3, 4)[:, ::3]) == 11.0
-    assert cpu.largest_magnitude(np.float64(-2.5)) == 2.5
-    assert cpu.largest_magnitude(np.array([3, -7])) == 7.0
+    assert CPU.largest_magnitude(np.arange(12.0).reshape(3, 4)[:, ::3]) == 11.0
+    assert CPU.largest_magnitude(np.float64(-2.5)) == 2.5
+    assert CPU.largest_magnitude(np.array([3, -7])) == 7.0
 
 
 def test_records_are_spaced_by_the_rules_steps_per_record():
     from plastic.models.attractor import Attractor
     from plastic.trainer import cadence
 
-    cpu = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
-
     def attractor(steps_per_pattern):
         settings = OmegaConf.merge(
             OmegaConf.structured(Attractor.Config), {"steps_per_pattern": steps_per_pattern}
         )
-        return Attractor(OmegaConf.to_object(settings), cpu, 64, np.random.default_rng(0))
+        return Attractor(OmegaConf.to_object(settings), CPU, 64, np.random.default_rng(0))
 
     plain = TrainerConfig()
     # a presentation of one network step is cheap: records 300 apart; of ten, 100 apart
@@ -95,4 +91,4 @@ def test_records_are_spaced_by_the_rules_steps_per_record():
     assert cadence(plain, attractor(1), 100_000)[0] == 300 * 10  # a long run: ~100 at most
     assert cadence(TrainerConfig(record_every=7), attractor(1), 5_000)[0] == 7  # the config's
     data = digits()
-    assert cadence(plain, build(cpu, data), 20_000)[0] == 200  # the default spacing, 2 updates
+    assert cadence(plain, build(CPU, data), 20_000)[0] == 200  # the default spacing, 2 updates
