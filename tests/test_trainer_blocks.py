@@ -5,6 +5,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from plastic import registry
+from plastic import trainer as trainer_module
 from plastic.backend import make_backend, strict_backend
 from plastic.config import TrainerConfig
 from plastic.evaluate import Evaluator
@@ -38,7 +39,7 @@ def test_a_shuffled_run_learns_each_epochs_samples_in_its_order(tmp_path):
     data = digits()
     trainer = shuffled_run(CPU, data, tmp_path)
     by_hand = build(CPU, data)
-    orders = [trainer.order(epoch) for epoch in range(EPOCHS)]
+    orders = [drawn(epoch, data.n_train, trainer.epoch_length) for epoch in range(EPOCHS)]
     assert not np.array_equal(orders[0], orders[1])  # shuffled anew each epoch
     for order in orders:
         samples = data.train[order]  # a fresh copy for each block: nothing shared
@@ -48,6 +49,27 @@ def test_a_shuffled_run_learns_each_epochs_samples_in_its_order(tmp_path):
     learned, expected = trainer.model.state_dict(), by_hand.state_dict()
     for name in expected:
         np.testing.assert_array_equal(learned[name], expected[name], err_msg=name)
+
+
+def drawn(epoch: int, n: int, length: int, seed: int = 0) -> np.ndarray:
+    """An epoch's shuffle as the trainer documents it: the (seed, epoch) draw's first whole
+    batches."""
+    return np.random.default_rng([seed, epoch]).permutation(n)[:length]
+
+
+def test_each_epochs_order_is_its_own_draw_however_far_ahead_they_are_drawn(tmp_path, monkeypatch):
+    data = digits()
+    cfg = TrainerConfig(epochs=12, block_size=BLOCK, record_every=200, progress="off")
+    model = build(CPU, data)
+    evaluator = Evaluator(data, model.metric_names)
+    # a window of five epochs' orders, so that a run draws them in several bursts
+    monkeypatch.setattr(trainer_module, "ORDER_BYTES", 8 * data.n_train * 5)
+    trainer = Trainer(cfg, model, data, evaluator, CPU, tmp_path, 7, shuffle=True)
+    for epoch in (0, 4, 5, 11, 3, 3, 9):  # forwards, backwards (a resume), repeated
+        expected = drawn(epoch, data.n_train, trainer.epoch_length, seed=7)
+        np.testing.assert_array_equal(trainer.order(epoch), expected, err_msg=f"epoch {epoch}")
+    unshuffled = Trainer(cfg, model, data, evaluator, CPU, tmp_path, 7, shuffle=False)
+    np.testing.assert_array_equal(unshuffled.order(2), np.arange(unshuffled.epoch_length))
 
 
 def test_a_shuffled_run_is_the_same_on_the_strict_device(tmp_path):

@@ -201,6 +201,7 @@ class Trainer:
         self.step = 0
         self.seconds_before = 0.0  # training time spent before a resume
         self._buffer = None  # a shuffled run's block, reused
+        self._orders: dict[int, np.ndarray] = {}  # the coming epochs' shuffles, drawn together
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, seconds: float) -> None:
@@ -222,14 +223,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def order(self, epoch: int) -> np.ndarray:
-        """The samples of an epoch: all of them shuffled (or in order), the first whole batches."""
-        n = self.dataset.n_train
-        order = (
-            np.random.default_rng([self.seed, epoch]).permutation(n)
-            if self.shuffle
-            else np.arange(n)
-        )
-        return order[: self.epoch_length]
+        """The samples of an epoch: all of them shuffled (or in order), the first whole batches.
+        Each epoch's shuffle is its own (seed, epoch) draw; a shuffled run draws the coming
+        epochs' together (ORDER_BYTES of them), so that each costs what it does in a warm loop,
+        not what it costs after an epoch of learning has cooled the caches."""
+        if not self.shuffle:
+            return np.arange(self.epoch_length)
+        if epoch not in self._orders:
+            n, epochs = self.dataset.n_train, -(-self.total // self.epoch_length)
+            ahead = range(epoch, max(epoch + 1, min(epochs, epoch + ORDER_BYTES // (8 * n))))
+            self._orders = {
+                e: np.random.default_rng([self.seed, e]).permutation(n)[: self.epoch_length]
+                for e in ahead
+            }
+        return self._orders[epoch]
 
     def _block(self, data, order: np.ndarray, position: int, size: int):
         """The next `size` samples of the epoch: a view of the data in order, else gathered
@@ -286,7 +293,8 @@ class Trainer:
                 return f"before the first checkpoint (seed={self.seed} rebuilds the initial state)"
             return f"checkpoint.npz keeps step {last_good}"
 
-        with StopRequest() as signals, progress:
+        # a diverging rule's overflows are the guard's to report, in one line, not numpy's
+        with StopRequest() as signals, progress, np.errstate(over="ignore", invalid="ignore"):
             stop = stop or signals
             try:
                 while self.step < self.total:
@@ -295,8 +303,7 @@ class Trainer:
                         order, order_epoch = self.order(epoch), epoch
                     end = self._block_end(self.step)
                     block = self._block(data, order, position, end - self.step)
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        self.model.learn(block)
+                    self.model.learn(block)
                     before, self.step = self.step, end
                     converged = self.model.end_epoch() if self.step % n == 0 else None
                     recording = (
@@ -338,6 +345,9 @@ class Trainer:
                 return ended("interrupted", f"aborted by a second {by}; {kept()}")
         self.backend.synchronize()
         return ended("completed")
+
+
+ORDER_BYTES = 4_000_000  # the coming epochs' shuffles a run draws at once (8 bytes a sample)
 
 
 # A record copies the rule's snapshot and measures its change, and the divergence guard
