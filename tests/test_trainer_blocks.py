@@ -1,6 +1,9 @@
 """The trainer's blocks: a shuffled run learns exactly its epochs' samples, in order, gathered
 into one reused buffer, on the CPU and on the strict stand-in for a GPU alike."""
 
+import subprocess
+import sys
+
 import numpy as np
 from omegaconf import OmegaConf
 
@@ -114,3 +117,15 @@ def test_records_are_spaced_by_the_rules_steps_per_record():
     assert cadence(TrainerConfig(record_every=7), attractor(1), 5_000)[0] == 7  # the config's
     data = digits()
     assert cadence(plain, build(CPU, data), 20_000)[0] == 200  # the default spacing, 2 updates
+
+
+def test_load_compiler_sets_numba_up_before_a_run_counts_its_training_time():
+    # in a fresh process: in this one, an earlier test may have loaded it already
+    script = (
+        "from plastic.trainer import _change_and_size, load_compiler\n"
+        "assert not _change_and_size.signatures\n"
+        "load_compiler().join()\n"
+        "assert _change_and_size.signatures, 'nothing loaded'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -45,7 +45,7 @@ from plastic.config import rule_choice, validate
 from plastic.errors import OutputFailed, PlasticError, RunDiverged, RunInterrupted, UserError
 from plastic.evaluate import Evaluator
 from plastic.pictures import curves, fields
-from plastic.trainer import Trainer
+from plastic.trainer import Trainer, load_compiler
 
 log = logging.getLogger("plastic")
 LOCK = ".plastic.lock"  # held by the process that writes a run folder
@@ -353,6 +353,7 @@ def _run(
     """One run of `rule` on its `settings` (as validate typed them); `continuing`: a sweep job
     whose folder holds its own interrupted run (launched again, or requeued by SLURM) resumes
     from its checkpoint, as resume=DIR does."""
+    compiler = load_compiler()  # numba's set-up is start-up, not training: it overlaps this
     backend = make_backend(cfg.device, cfg.seed)
     dataset = datasets.load(cfg.dataset)
     summary.update(device=backend.description, data_source=dataset.data_source)
@@ -409,6 +410,7 @@ def _run(
         summary["resumed_from"] = trainer.step
         log.info("resuming from step %s of %s", f"{trainer.step:,}", f"{trainer.total:,}")
 
+    compiler.join()
     outcome = trainer.fit()
 
     analysis_views: list = []
