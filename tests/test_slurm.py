@@ -125,7 +125,7 @@ def test_a_requeued_job_resumes_from_its_checkpoint_to_the_same_weights(cluster,
     """scontrol requeue (what a preemption with requeue does): SIGTERM, the run saves and
     stops; SLURM runs the job again and plastic resumes it, to the weights of a run never
     interrupted."""
-    job = ("experiment=bars_oja", "trainer.epochs=15", "trainer.checkpoint_seconds=2", "seed=3")
+    job = ("experiment=bars_oja", "trainer.epochs=15", "trainer.checkpoint_every=1000", "seed=3")
     sweep_dir = tmp_path / "sweep"
     sweep = start_sweep(tmp_path, *job, f"hydra.sweep.dir={sweep_dir}")
     folder = sweep_dir / "0"
@@ -147,7 +147,7 @@ def test_a_time_limit_checkpoints_requeues_and_completes_across_attempts(cluster
     (SIGUSR2, signal_delay_s before the limit; SLURM checks limits about every 30 s, so it may
     come sooner) stops the run at a block boundary, it saves, submitit requeues the job, and the
     next attempt resumes; the run completes, to the uninterrupted run's weights."""
-    job = ("experiment=bars_oja", "trainer.epochs=25", "seed=4")
+    job = ("experiment=bars_oja", "trainer.epochs=25", "trainer.checkpoint_every=1000", "seed=4")
     sweep_dir = tmp_path / "sweep"
     sweep = start_sweep(
         tmp_path,
@@ -169,6 +169,7 @@ def test_a_time_limit_checkpoints_requeues_and_completes_across_attempts(cluster
 def test_a_cancelled_job_ends_the_sweep_and_is_reported_as_cancelled(cluster, tmp_path):
     sweep_dir = tmp_path / "sweep"
     sweep = start_sweep(tmp_path, "experiment=bars_oja", "trainer.epochs=20", "seed=5,6",
+                        "trainer.checkpoint_every=1000",
                         f"hydra.sweep.dir={sweep_dir}")  # fmt: skip
     wait_until(lambda: all((sweep_dir / job / "checkpoint.npz").exists() for job in "01"),
                what="both jobs learning")  # fmt: skip
