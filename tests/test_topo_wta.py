@@ -67,6 +67,21 @@ def test_equals_the_notebook_loop_after_200_steps(variant):
     np.testing.assert_allclose(model.weights, want, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("variant", ["notebook", "ema output", "weights clipped"])
+def test_a_block_learned_in_parts_has_the_same_winners_and_weights_to_rounding(variant):
+    # the drives of the next steps come from one product from each block's start: cuts that
+    # fall inside such a stretch (37, 160 are not multiples of it) group the sums otherwise
+    inputs = np.random.default_rng(2).random((300, 36))
+    whole, _ = build(kx=12, ky=12, **VARIANTS[variant])
+    parts, _ = build(kx=12, ky=12, **VARIANTS[variant])
+    whole.learn(inputs)
+    for block in (inputs[:37], inputs[37:160], inputs[160:]):
+        parts.learn(block)
+    np.testing.assert_array_equal(parts.wins, whole.wins)  # every step, the same winners
+    np.testing.assert_allclose(parts.weights, whole.weights, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(parts.ema_output, whole.ema_output, rtol=0, atol=1e-13)
+
+
 def test_lateral_excitation_equals_the_dense_matrix():
     p = np.random.default_rng(0).random(7 * 5)
     out, rows = np.empty_like(p), np.empty((5, 7))
