@@ -759,7 +759,7 @@ def kernel_seconds(model, data, steps: int, block_size: int, order=None, shuffli
         if order is not None and shuffling:  # `block` holds the rows to gather
             if buffer is None or len(buffer) < len(block):
                 buffer = np.empty((len(block), data.n_inputs), dtype=data.train.dtype)
-            block = np.take(data.train, block, axis=0, out=buffer[: len(block)], mode="clip")
+            block = model.backend.take_rows(data.train, block, buffer[: len(block)])
         model.learn(block)
         done = end
         if done % per_epoch == 0:
@@ -826,23 +826,26 @@ def bench_runs(quick: bool) -> str:
         repeats, done = 1 if quick else 3, 0
         while done < repeats:  # alternated, the best of each: the least disturbed
             with tempfile.TemporaryDirectory() as folder:
-                outcome = trainer_in(folder).fit()
+                trainer = trainer_in(folder)
+                outcome = trainer.fit()
             steps = outcome.step
             rates["run"].append(steps / outcome.train_seconds)
             kernel = partial(kernel_seconds, data=data, steps=steps, block_size=cfg.block_size)
-            # the run's samples, drawn by the run's own code, afresh for each (nothing kept)
-            order = (lambda: trainer_in(tempfile.gettempdir()).order) if data_cfg.shuffle else None
-            rates["rule"].append(steps / kernel(build(), order=order and order()))
-            if order is not None:
-                rates["shuffling"].append(steps / kernel(build(), order=order(), shuffling=True))
+            if not data_cfg.shuffle:
+                rates["rule"].append(steps / kernel(build()))
+            else:  # the run's samples, drawn by the run's own code, afresh for each (none kept)
+                fresh_order = trainer_in(tempfile.gettempdir()).order
+                rates["rule"].append(steps / kernel(build(), order=fresh_order))
+                fresh_order = trainer_in(tempfile.gettempdir()).order
+                shuffled = kernel(build(), order=fresh_order, shuffling=True)
+                rates["shuffling"].append(steps / shuffled)
             if done == 0 and not quick:  # short runs are repeated more: they are the noisiest
                 repeats = max(3, min(10, int(3.0 / max(outcome.train_seconds, 1e-3))))
             done += 1
         run, rule = max(rates["run"]), max(rates["rule"])
         shuffling = max(rates["shuffling"], default=None)
-        record_every = trainer_in(tempfile.gettempdir()).record_every
         rows.append(
-            f"| {label} | {steps:,} | {record_every:,} | {rule:,.0f} | "
+            f"| {label} | {steps:,} | {trainer.record_every:,} | {rule:,.0f} | "
             f"{f'{shuffling:,.0f}' if shuffling else '–'} | {run:,.0f} | "
             f"**{run / (shuffling or rule):.2f}** | {run / rule:.2f} |"
         )
