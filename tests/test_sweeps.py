@@ -54,12 +54,15 @@ def test_report_writes_the_table_heat_maps_and_page(grid):
     assert len(rows) == 4 and {"model.tau_learning", "seed", "bar_coverage"} <= set(rows[0])
     coverage = [float(r["bar_coverage"]) for r in rows]
     assert coverage == sorted(coverage, reverse=True)  # sorted by the chosen metric
-    assert (sweep / "heatmap_bar_coverage.png").stat().st_size > 0
+    # the seeds are replicates: a figure per metric against the one condition key
+    assert "<svg" in (sweep / "metric_mean_best_cosine.svg").read_text()
+    conditions = list(csv.DictReader((sweep / "conditions.csv").open()))
+    assert [(c["model.tau_learning"], c["n"]) for c in conditions] == [("1000", "2"), ("2000", "2")]
     page = (sweep / "index.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', page)
     assert any(s.endswith("receptive_fields.gif") for s in sources)
     assert all(not s.startswith("/") and (sweep / s).exists() for s in sources)  # offline
-    assert "sorted by bar_coverage" in report.stdout
+    assert "conditions: mean ± sd over the replicates (seed)" in report.stdout
 
 
 def test_submitit_local_runs_two_jobs(cli):
@@ -172,11 +175,11 @@ def test_the_report_overlays_a_sweeps_runs_and_compares_runs_from_anywhere(cli):
     assert report.returncode == 0, report.stderr
     folder = cli.cwd / "three"
     for name in ("bar_coverage", "mean_best_cosine", "weight_change"):
-        assert (folder / f"overlay_{name}.png").stat().st_size > 0
-    assert (folder / "parallel_coordinates.png").stat().st_size > 0  # three swept keys
+        assert (folder / f"overlay_{name}.svg").stat().st_size > 0
+    assert (folder / "heatmap_mean_best_cosine.svg").stat().st_size > 0  # two condition keys
     page = (folder / "index.html").read_text()
     assert 'id="runs"' in page and "addEventListener" in page  # the sortable table
-    assert 'src="overlay_mean_best_cosine.png"' in page
+    assert 'src="overlay_mean_best_cosine.svg"' in page
 
     for name, tau in (("a", "8"), ("b", "20")):
         done = cli(
@@ -186,7 +189,7 @@ def test_the_report_overlays_a_sweeps_runs_and_compares_runs_from_anywhere(cli):
     compare = cli("report", "--compare", "elsewhere/a", "elsewhere/b", "three/0", "--out", "side")
     assert compare.returncode == 0, compare.stderr
     page = (cli.cwd / "side" / "index.html").read_text()
-    assert "model.tau" in page and (cli.cwd / "side" / "overlay_bar_coverage.png").exists()
+    assert "model.tau" in page and (cli.cwd / "side" / "overlay_bar_coverage.svg").exists()
     # the links are relative and lead to the runs' own files
     assert 'src="../elsewhere/a/receptive_fields.gif"' in page
     assert (cli.cwd / "side" / "../elsewhere/a/receptive_fields.gif").exists()

@@ -5,6 +5,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,19 +66,99 @@ def test_both_loggers_hold_what_metrics_csv_holds(cli):
 def test_a_sweep_is_a_parent_run_with_a_child_per_job(cli):
     result = cli("run", "-m", "experiment=smoke/oja", "logger=mlflow", "seed=0,1")
     assert result.returncode == 0, result.stderr
-    runs = runs_of(client(cli.cwd))
+    mlflow_client = client(cli.cwd)
+    runs = runs_of(mlflow_client)
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    parents = {r.info.run_id for r in runs} - {r.info.run_id for r in children}
+    parents = [r for r in runs if r not in children]
     assert len(children) == 2 and len(parents) == 1
-    assert {r.data.tags["mlflow.parentRunId"] for r in children} == parents
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    # the sweep ended as it did; each job is named by its overrides and traced to its code
+    assert parents[0].info.status == "FINISHED"
+    names = sorted(r.data.tags["mlflow.runName"] for r in children)
+    assert names == [
+        "experiment=smoke/oja logger=mlflow seed=0",
+        "experiment=smoke/oja logger=mlflow seed=1",
+    ]
+    import plastic
+
+    for run in children:
+        tags = run.data.tags
+        assert tags["plastic.recipe"] == "smoke/oja"
+        assert tags["plastic.version"] == plastic.__version__
+        assert tags["plastic.rule"] == "plastic.models.oja.Oja"
+        assert tags["plastic.rule_distribution"] == f"plastic {plastic.__version__}"
+        assert tags["plastic.verdict"].startswith("bar coverage")
+        summary = json.loads((Path(tags["plastic.run_dir"]) / "summary.json").read_text())
+        assert (
+            tags.get("mlflow.source.git.commit") == summary["git_commit"]
+            or not summary["git_commit"]
+        )
+        artifacts = {a.path for a in mlflow_client.list_artifacts(run.info.run_id)}
+        assert {"config.yaml", "run.log", "summary.json", "metrics.csv"} <= artifacts
+
+
+def test_a_stopped_run_keeps_every_record_and_its_sweep_ends_killed(cli):
+    """SIGTERM to a sweep: each job saves and its records reach the store whole; the job's run
+    and the sweep's parent run end KILLED."""
+    import signal
+    import time
+
+    from tests.test_faults import LONG, start, wait_for_checkpoint
+
+    process = start(
+        cli.cwd,
+        "-m",
+        *LONG,
+        "logger=mlflow",
+        "seed=0",
+        "hydra.launcher.n_workers=1",
+        "hydra.sweep.dir=cut",
+    )
+    wait_for_checkpoint(cli.cwd / "cut" / "0")
+    time.sleep(1.0)  # records on the way to the store
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=180)
+    assert process.returncode == 130, err
+    rows = metrics_csv(cli.cwd / "cut" / "0")
+    assert len(rows) >= 2
+    mlflow_client = client(cli.cwd)
+    runs = runs_of(mlflow_client)
+    (child,) = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    (parent,) = [r for r in runs if r is not child and r.info.run_id != child.info.run_id]
+    assert (child.info.status, parent.info.status) == ("KILLED", "KILLED")
+    history = mlflow_client.get_metric_history(child.info.run_id, "mean_best_cosine")
+    assert sorted(m.step for m in history) == [int(r["step"]) for r in rows]
+
+
+def test_a_killed_run_is_ended_killed_by_its_tracking_process(cli):
+    """kill -9 leaves the tracking process alone with what it received: it ends the run."""
+    import signal
+    import time
+
+    from tests.test_faults import LONG, start, wait_for_checkpoint
+
+    process = start(cli.cwd, *LONG, "logger=mlflow", "hydra.run.dir=gone")
+    wait_for_checkpoint(cli.cwd / "gone")
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        runs = runs_of(client(cli.cwd))
+        if runs and runs[0].info.status == "KILLED":
+            break
+        time.sleep(0.5)
+    assert runs[0].info.status == "KILLED"
 
 
 def test_an_unreachable_server_costs_one_line_and_not_the_run(cli):
     result = cli(
-        "run", "experiment=smoke/oja", "logger=mlflow",
-        "logger.mlflow.tracking_uri=http://127.0.0.1:9", "hydra.run.dir=lonely",
+        "run",
+        "experiment=smoke/oja",
+        "logger=mlflow",
+        "logger.mlflow.tracking_uri=http://127.0.0.1:9",
+        "hydra.run.dir=lonely",
         env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stdout.splitlines() if "logger=mlflow failed" in line]
     assert len(warnings) == 1 and "the run goes on without it" in warnings[0]
@@ -105,10 +186,12 @@ def test_without_the_extra_choosing_a_logger_is_one_line(cli):
 def test_a_store_that_cannot_be_written_costs_one_line_and_not_the_run(cli):
     """As a full disk does: the logger's writes fail, the run goes on and its folder is whole."""
     result = cli(
-        "run", "experiment=smoke/oja", "logger=mlflow",
+        "run",
+        "experiment=smoke/oja",
+        "logger=mlflow",
         "logger.mlflow.tracking_uri=sqlite:////proc/no/such/place/mlflow.db",
         "hydra.run.dir=unwritable",
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stdout.splitlines() if "logger=mlflow failed" in line]
     assert len(warnings) == 1

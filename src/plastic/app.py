@@ -12,9 +12,7 @@ import datetime as dt
 import functools
 import logging
 import os
-import platform
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -33,12 +31,11 @@ from plastic import (
     datasets,
     launchers,
     pictures,
+    provenance,
     tracking,
     verdict,
     views,
-    viz,
 )
-from plastic._paths import repo_dir
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
 from plastic.config import rule_choice, validate
@@ -184,7 +181,9 @@ ENDED: list[tuple[Path, PlasticError]] = []
 SWEEPS: list[Path] = []
 
 
-def task(cfg: DictConfig) -> float | None:
+def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None) -> float | None:
+    """One run (a single run, or a job of a sweep); `warm_tracking`: a tracking process that
+    the console script started for the loggers its command line names."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -213,8 +212,17 @@ def task(cfg: DictConfig) -> float | None:
     try:
         with _terminate_as_interrupt():
             rule, settings = validate(cfg)  # again: each multirun job is composed anew
-            return _run(cfg, rule, settings, run_dir, multirun, started, summary,
-                        continuing=status is not None)  # fmt: skip
+            return _run(
+                cfg,
+                rule,
+                settings,
+                run_dir,
+                multirun,
+                started,
+                summary,
+                continuing=status is not None,
+                warm_tracking=warm_tracking,
+            )
     except OSError as error:  # the folder cannot be written: say where and why, in one line
         where = getattr(error, "filename", None) or run_dir
         failure = OutputFailed(
@@ -349,126 +357,160 @@ def _run(
     started: float,
     summary: dict,
     continuing: bool = False,
+    warm_tracking: tracking.TrackingProcess | None = None,
 ) -> float | None:
     """One run of `rule` on its `settings` (as validate typed them); `continuing`: a sweep job
     whose folder holds its own interrupted run (launched again, or requeued by SLURM) resumes
     from its checkpoint, as resume=DIR does."""
-    compiler = load_compiler()  # numba's set-up is start-up, not training: it overlaps this
-    backend = make_backend(cfg.device, cfg.seed)
-    dataset = datasets.load(cfg.dataset)
-    summary.update(device=backend.description, data_source=dataset.data_source)
-    log.info(
-        "plastic %s: %s on %s (%s samples of %s inputs, %s), %s, in %s",
-        plastic.__version__,
-        rule_choice(cfg),
-        cfg.dataset.name,
-        f"{dataset.n_train:,}",
-        dataset.n_inputs,
-        dataset.data_source,
-        backend.description,
-        run_dir,
-    )
+    with _tracking(cfg, rule, run_dir, multirun, summary, warm_tracking) as tracker:
+        compiler = load_compiler()  # numba's set-up is start-up, not training: it overlaps this
+        backend = make_backend(cfg.device, cfg.seed)
+        dataset = datasets.load(cfg.dataset)
+        summary.update(device=backend.description, data_source=dataset.data_source)
+        log.info(
+            "plastic %s: %s on %s (%s samples of %s inputs, %s), %s, in %s",
+            plastic.__version__,
+            rule_choice(cfg),
+            cfg.dataset.name,
+            f"{dataset.n_train:,}",
+            dataset.n_inputs,
+            dataset.data_source,
+            backend.description,
+            run_dir,
+        )
 
-    check_memory(rule, settings, dataset.n_inputs, backend, rule_choice(cfg))
+        check_memory(rule, settings, dataset.n_inputs, backend, rule_choice(cfg))
 
-    def build_model():  # the same seed builds the same initial network, on its own settings
-        rng = np.random.default_rng(cfg.seed)
-        return rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
+        def build_model():  # the same seed builds the same initial network, on its own settings
+            rng = np.random.default_rng(cfg.seed)
+            return rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
 
-    model = build_model()
-    evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
-    trainer = Trainer(
-        cfg.trainer,
-        model,
-        dataset,
-        evaluator,
-        backend,
-        run_dir,
-        cfg.seed,
-        shuffle=cfg.dataset.shuffle,
-        multirun=multirun,
-        max_frames=cfg.viz.gif_max_frames,
-        max_tiles=cfg.viz.max_tiles,
-    )
-    trackers = tracking.build(cfg, run_dir, run_dir.parent if multirun else None,
-                              _frame_drawer(cfg, model, dataset))  # fmt: skip
-    trainer.on_record = trackers.record
-    # a continued job that stopped before its first checkpoint starts again from the seed
-    if cfg.resume or (continuing and (run_dir / CHECKPOINT).exists()):
-        try:
-            trainer.load_checkpoint(run_dir / CHECKPOINT)
-        except (KeyError, ValueError, TypeError) as error:  # keys or shapes of another model
-            raise UserError(
-                f"resume: {run_dir / CHECKPOINT} does not fit this run's model "
-                f"({type(error).__name__}: {error}); the run folder is left as it is"
-            ) from None
-        if trainer.step > trainer.total:
-            raise UserError(
-                f"resume: the run already reached step {trainer.step:,}, beyond the "
-                f"{trainer.total:,} steps that trainer.epochs and trainer.max_steps now allow"
-            )
-        summary["resumed_from"] = trainer.step
-        log.info("resuming from step %s of %s", f"{trainer.step:,}", f"{trainer.total:,}")
+        model = build_model()
+        evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
+        trainer = Trainer(
+            cfg.trainer,
+            model,
+            dataset,
+            evaluator,
+            backend,
+            run_dir,
+            cfg.seed,
+            shuffle=cfg.dataset.shuffle,
+            multirun=multirun,
+            max_frames=cfg.viz.gif_max_frames,
+            max_tiles=cfg.viz.max_tiles,
+        )
+        if tracker is not None:
+            trainer.on_record = tracker.record
+            if cfg.logger.get("tensorboard") is not None and cfg.logger.tensorboard.images:
+                layout = model.layout(dataset.image_shape)
+                tracker.draw_frames(
+                    tracking.FrameSpec.for_run(layout, cfg.viz, trainer.total, trainer.record_every)
+                )
+        # a continued job that stopped before its first checkpoint starts again from the seed
+        if cfg.resume or (continuing and (run_dir / CHECKPOINT).exists()):
+            try:
+                trainer.load_checkpoint(run_dir / CHECKPOINT)
+            except (KeyError, ValueError, TypeError) as error:  # keys or shapes of another model
+                raise UserError(
+                    f"resume: {run_dir / CHECKPOINT} does not fit this run's model "
+                    f"({type(error).__name__}: {error}); the run folder is left as it is"
+                ) from None
+            if trainer.step > trainer.total:
+                raise UserError(
+                    f"resume: the run already reached step {trainer.step:,}, beyond the "
+                    f"{trainer.total:,} steps that trainer.epochs and trainer.max_steps now allow"
+                )
+            summary["resumed_from"] = trainer.step
+            log.info("resuming from step %s of %s", f"{trainer.step:,}", f"{trainer.total:,}")
 
-    compiler.join()
-    outcome = trainer.fit()
+        compiler.join()
+        outcome = trainer.fit()
 
-    analysis_views: list = []
-    if outcome.status == "diverged":
-        final = {}  # the state is not finite; the last good one is in checkpoint.npz
-    else:
-        artifacts.write_npz(run_dir / WEIGHTS, model.state_dict())
-        if outcome.status == "completed":
-            final, analysis_views = evaluator.final(model, initial_model=build_model())
+        analysis_views: list = []
+        if outcome.status == "diverged":
+            final = {}  # the state is not finite; the last good one is in checkpoint.npz
         else:
-            final = evaluator.record(model)
-    _write_pictures(cfg, run_dir, trainer, model, dataset, analysis_views)
-    summary.update(
-        status=outcome.status,
-        reason=outcome.reason,
-        metrics=final,
-        steps=outcome.step,
-        steps_total=outcome.total,
-        steps_per_second=outcome.step / max(outcome.train_seconds, 1e-9),
-        train_seconds=outcome.train_seconds,
+            artifacts.write_npz(run_dir / WEIGHTS, model.state_dict())
+            if outcome.status == "completed":
+                final, analysis_views = evaluator.final(model, initial_model=build_model())
+            else:
+                final = evaluator.record(model)
+        _write_pictures(cfg, run_dir, trainer, model, dataset, analysis_views)
+        summary.update(
+            status=outcome.status,
+            reason=outcome.reason,
+            metrics=final,
+            steps=outcome.step,
+            steps_total=outcome.total,
+            steps_per_second=outcome.step / max(outcome.train_seconds, 1e-9),
+            train_seconds=outcome.train_seconds,
+        )
+        bars = dataset.bar_templates
+        summary["verdict"] = verdict.judge(
+            cfg.verdict, final, outcome.status, len(bars) if bars is not None else None
+        )
+        summary.update(verdict.goals_and_controls(rule, cfg.verdict, final))
+        _write_summary(run_dir, summary, started)
+        if tracker is not None:
+            tracker.end(summary)
+        if multirun:  # a line a job: a sweep's table is `plastic report`
+            _print_job_line(summary, run_dir, cfg.optimize_metric)
+        else:
+            _print_table(summary, run_dir)
+        if outcome.status == "diverged":
+            raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
+        if outcome.status == "interrupted":
+            raise RunInterrupted(f"run interrupted: {outcome.reason}", outcome.stopped_by)
+        if cfg.optimize_metric:  # what a Hydra sweeper (optuna) optimises
+            if cfg.optimize_metric not in final:
+                raise UserError(
+                    f"optimize_metric={cfg.optimize_metric} is not a final metric of "
+                    f"this run; it has: {', '.join(final)}"
+                )
+            return float(final[cfg.optimize_metric])
+        return None
+
+
+@contextlib.contextmanager
+def _tracking(cfg, rule: type, run_dir: Path, multirun: bool, summary: dict, warm):
+    """The run's tracking process, started first (its imports and store overlap the run's
+    start-up); a run that ends by an exception ends its tracked run too."""
+    summary["rule"] = provenance.rule_source(rule)
+    tracker = tracking.start(
+        cfg,
+        run_dir,
+        run_dir.parent if multirun else None,
+        list(HydraConfig.get().overrides.task),
+        _tags(summary),
+        warm,
     )
-    bars = dataset.bar_templates
-    summary["verdict"] = verdict.judge(
-        cfg.verdict, final, outcome.status, len(bars) if bars is not None else None
-    )
-    _write_summary(run_dir, summary, started)
-    trackers.end(summary, run_dir)
-    if multirun:  # a line a job: a sweep's table is `plastic report`
-        _print_job_line(summary, run_dir, cfg.optimize_metric)
-    else:
-        _print_table(summary, run_dir)
-    if outcome.status == "diverged":
-        raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
-    if outcome.status == "interrupted":
-        raise RunInterrupted(f"run interrupted: {outcome.reason}", outcome.stopped_by)
-    if cfg.optimize_metric:  # what a Hydra sweeper (optuna) optimises
-        if cfg.optimize_metric not in final:
-            raise UserError(
-                f"optimize_metric={cfg.optimize_metric} is not a final metric of "
-                f"this run; it has: {', '.join(final)}"
-            )
-        return float(final[cfg.optimize_metric])
-    return None
+    try:
+        yield tracker
+    except BaseException as error:
+        if tracker is not None:
+            interrupted = isinstance(error, KeyboardInterrupt | RunInterrupted)
+            tracker.abort("KILLED" if interrupted else "FAILED")
+        raise
 
 
-def _frame_drawer(cfg, model, dataset):
-    """The fields' mosaic of a record, as the GIF draws it (for TensorBoard's images)."""
-    from plastic.pictures.fields import grid_for, tile_shape_for
-
-    layout = model.layout(dataset.image_shape)
-
-    def draw(fields):
-        shown = fields[: cfg.viz.max_tiles]
-        shape = tile_shape_for(layout, shown.shape[1])
-        grid = grid_for(layout, len(shown), len(fields))
-        return viz.fields_frame(shown, shape, cfg.viz.tile_pixels, "", grid)
-
-    return draw
+def _tags(summary: dict) -> dict[str, str]:
+    """What a tracking store tags a run with: its code, its recipe."""
+    choices = HydraConfig.get().runtime.choices
+    rule = summary["rule"]
+    tags = {
+        "plastic.version": plastic.__version__,
+        "plastic.git_commit": provenance.git_commit() or "",
+        "plastic.recipe": str(choices.get("experiment") or ""),
+        "plastic.model": summary["model"],
+        "plastic.dataset": summary["dataset"],
+        "plastic.rule": rule["class"],
+        "plastic.rule_distribution": " ".join(
+            v for v in (rule["distribution"], rule["version"]) if v
+        )
+        or f"file {rule['file']} sha256 {rule['sha256']}",
+    }
+    return {k: v for k, v in tags.items() if v}
 
 
 def _write_pictures(cfg, run_dir: Path, trainer: Trainer, model, dataset, analysis_views) -> None:
@@ -497,8 +539,8 @@ def _write_summary(run_dir: Path, summary: dict, started: float) -> None:
     summary.update(
         finished=_timestamp(finished),
         wall_seconds=finished - started,
-        versions=_versions(),
-        git_commit=_git_commit(),
+        versions=provenance.versions(),
+        git_commit=provenance.git_commit(),
     )
     artifacts.write_json(run_dir / SUMMARY, summary)
 
@@ -513,8 +555,9 @@ def _print_job_line(summary: dict, run_dir: Path, metric: str | None) -> None:
 
 
 def _print_table(summary: dict, run_dir: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from plastic.terminal import console as make_console
 
     style = {"completed": "green", "interrupted": "yellow"}.get(summary["status"], "red")
     table = Table(
@@ -528,7 +571,7 @@ def _print_table(summary: dict, run_dir: Path) -> None:
     table.add_row("steps", f"{summary['steps']:,} / {summary['steps_total']:,}")
     table.add_row("steps/s", f"{summary['steps_per_second']:,.0f}")
     table.add_row("wall seconds", f"{summary['wall_seconds']:.1f}")
-    console = Console()
+    console = make_console()
     console.print(table)
     if summary.get("verdict"):
         colour = verdict.colour(summary["verdict"])
@@ -544,41 +587,10 @@ def _timestamp(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
 
 
-def _versions() -> dict[str, str | None]:
-    try:
-        import cupy
-
-        cupy_version = cupy.__version__
-    except ImportError:
-        cupy_version = None
-    import numba
-
-    return {
-        "plastic": plastic.__version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "cupy": cupy_version,
-    }
-
-
-@functools.cache  # once a process: a sweep's jobs run the code the process imported
-def _git_commit() -> str | None:
-    root = repo_dir()
-    if root is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def hydra_main() -> None:
+def hydra_main(warm_tracking: tracking.TrackingProcess | None = None) -> None:
     import hydra
 
     from plastic._paths import conf_dir
 
-    hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(task)()
+    run = task if warm_tracking is None else functools.partial(task, warm_tracking=warm_tracking)
+    hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(run)()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import io
@@ -16,7 +17,7 @@ from pathlib import Path
 
 USAGE = """\
 usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hydra app)
-       plastic report FOLDER [--sort METRIC] [--ascending]   sweep.csv, heat maps, index.html
+       plastic report FOLDER [--sort METRIC] [--replicates KEYS]  what a sweep concludes
        plastic report --compare RUN RUN ... [--out FOLDER]   runs from anywhere, side by side
        plastic list [model=NAME | dataset=NAME]                choices; one's settings
        plastic --version
@@ -83,8 +84,14 @@ def run_command(args: list[str]) -> int:
     show_traces = bool(os.environ.get("HYDRA_FULL_ERROR"))
     # Hydra re-raises instead of printing its own report, so the errors reach us here.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    warm = None
     try:
         args = expand_resume(args)
+        from plastic import tracking
+
+        # the loggers' libraries load in their own process while this one starts up
+        multirun = any(a in ("-m", "--multirun") for a in args)
+        warm = None if multirun else tracking.prewarm(args)
         from plastic import app
         from plastic.config import register_configs
 
@@ -95,11 +102,11 @@ def run_command(args: list[str]) -> int:
             sys.path.insert(0, os.getcwd())
         sys.argv = ["plastic run", *args]
         with contextlib.redirect_stderr(_WithoutSbatchErrors(sys.stderr)):
-            app.hydra_main()
+            app.hydra_main(warm)
     except PlasticError as error:
         sweeps = getattr(sys.modules.get("plastic.app"), "SWEEPS", [])
         if sweeps and isinstance(error, RunInterrupted):  # a stopped sweep: how each job ended
-            _report_sweep(sweeps[-1])
+            _report_sweep(sweeps[-1], interrupted=True)
         return _report(error, show_traces)
     except Exception as error:
         message = user_message(error)
@@ -111,6 +118,9 @@ def run_command(args: list[str]) -> int:
         if type(error).__name__ != "ConfigRejected":
             raise
         return _report(error.error, show_traces)
+    finally:
+        if warm is not None:
+            warm.close()  # a run that was refused, or chose other loggers
     if app.SWEEPS:  # a sweep: its jobs may have run elsewhere; their summaries say how they ended
         return _report_sweep(app.SWEEPS[-1])
     # Runs that ended early (diverged, interrupted, a bad dataset) wrote their summary; say why.
@@ -132,9 +142,11 @@ def config_dirs(args: list[str]) -> tuple[Path, ...]:
     return tuple(found)
 
 
-def _report_sweep(sweep_dir: Path) -> int:
-    """One line per job that did not complete; exit 1 when there is any, else 0."""
+def _report_sweep(sweep_dir: Path, interrupted: bool = False) -> int:
+    """One line per job that did not complete; exit 1 when there is any, else 0. A tracked
+    sweep's parent run ends with the sweep's status."""
     from plastic.report import load_run
+    from plastic.tracking import end_sweep
 
     ended = completed = 0
     # job folders (submitit keeps its own files in .submitit/)
@@ -152,6 +164,8 @@ def _report_sweep(sweep_dir: Path) -> int:
             print(
                 f"plastic: job {job.name} {row['status']}: {row['reason']} ({job})", file=sys.stderr
             )
+    failed = ended and not interrupted
+    end_sweep(sweep_dir, "KILLED" if interrupted else "FAILED" if failed else "FINISHED")
     if ended:
         print(
             f"plastic: {ended} of {len(jobs)} jobs did not complete; the others did "
@@ -366,48 +380,96 @@ def _first_line(text: str) -> str:
 
 # ----------------------------------------------------------------------------- report
 def report_command(args: list[str]) -> int:
-    import argparse
-
     from plastic.errors import UserError
 
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="plastic report",
-        description="One table and one page (index.html) for a sweep folder or a run folder.",
+        description="What a sweep concludes (or a run shows): tables, figures and index.html.",
     )
     parser.add_argument(
         "folder",
         nargs="?",
         help="a multirun folder (outputs/multirun/...) or a run folder",
     )
-    parser.add_argument("--sort", metavar="METRIC", help="the metric to sort by (default: first)")
+    parser.add_argument(
+        "--sort",
+        metavar="METRIC",
+        help="the metric to sort by and judge on "
+        "(default: the recipe's verdict metric, else the first)",
+    )
     parser.add_argument("--ascending", action="store_true", help="smallest first")
+    parser.add_argument(
+        "--replicates",
+        metavar="KEYS",
+        default="seed",
+        help="comma-separated swept keys that are replicates, not conditions (default: seed)",
+    )
     parser.add_argument(
         "--compare", nargs="+", metavar="RUN", type=Path, help="run folders from anywhere"
     )
     parser.add_argument(
-        "--out", metavar="FOLDER", help="with --compare: where the page goes (a new folder; "
+        "--out",
+        metavar="FOLDER",
+        help="with --compare: where the page goes (a new folder; "
         "default outputs/compare/DATE_TIME)",
-    )  # fmt: skip
-    options = parser.parse_args(args)
-    from plastic.report import print_table, report
-
-    folder = options.out if options.compare else options.folder
-    if options.compare and folder is None:
-        import datetime as dt
-
-        from plastic.app import unique_run_dir
-
-        stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-        folder = unique_run_dir(f"outputs/compare/{stamp}")
-    if folder is None:
-        _error("plastic report needs a FOLDER (or --compare RUN RUN ...)")
-        return 2
+    )
     try:
-        print_table(report(Path(folder), options.sort, options.ascending, options.compare))
+        options = parser.parse_args(args)
     except UserError as error:
         _error(error.message)
         return 2
+    from plastic.report import print_table, report
+
+    folder = options.out if options.compare else options.folder
+    if options.out and not options.compare:
+        _error("plastic report: --out goes with --compare RUN RUN ...")
+        return 2
+    if options.compare and folder is None:
+        folder = _new_compare_folder()
+    if folder is None:
+        _error("plastic report needs a FOLDER (or --compare RUN RUN ...)")
+        return 2
+    replicates = tuple(k.strip() for k in options.replicates.split(",") if k.strip())
+    try:
+        print_table(
+            report(Path(folder), options.sort, options.ascending, options.compare, replicates)
+        )
+    except UserError as error:
+        _error(error.message)
+        return 2
+    except OSError as error:  # a read-only folder, a full disk: what was written is whole
+        where = error.filename or folder
+        _error(
+            f"plastic report cannot write {str(where)!r} ({error.strerror or error}); "
+            "the files already there are whole"
+        )
+        return 2
     return 0
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, whose mistakes are one line (UserError) that names the flag and the allowed
+    ones, instead of its usage and exit."""
+
+    def error(self, message):
+        from plastic.errors import UserError
+
+        flags = sorted(o for a in self._actions for o in a.option_strings)
+        raise UserError(f"{self.prog}: {message}; the flags are: {', '.join(flags)}")
+
+
+def _new_compare_folder() -> Path:
+    """outputs/compare/DATE_TIME, or with _2, _3 ... when taken (not made here: the report
+    makes it whole, or not at all)."""
+    import datetime as dt
+
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    base = Path("outputs") / "compare" / stamp
+    for attempt in range(1, 10_000):
+        candidate = base if attempt == 1 else base.with_name(f"{stamp}_{attempt}")
+        if not candidate.exists():
+            return candidate
+    raise RuntimeError("no free folder for the comparison")
 
 
 # ----------------------------------------------------------------------------- list
@@ -464,7 +526,6 @@ def list_command(args: list[str] = ()) -> int:
     """`plastic list`: every choice; `plastic list model=NAME` (or dataset=NAME): its settings."""
     if args:
         return settings_command(args)
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -502,7 +563,9 @@ def list_command(args: list[str] = ()) -> int:
         ("optuna", "hyperparameter search (hydra/sweeper=optuna, optimize_metric=)"),
     ):
         table.add_row("launcher" if name != "optuna" else "sweeper", name, text, "")
-    Console().print(table)
+    from plastic.terminal import console
+
+    console().print(table)
     return 0
 
 

@@ -25,6 +25,15 @@ EVALUATOR_NAMES = (
     "probe_random",
     "probe_train_samples",
 )
+# which way is better for the evaluator's figures, and the untrained control measured beside
+# each in the same run (plastic report pairs them by replicate)
+EVALUATOR_GOALS = {
+    "bar_coverage": "max",
+    "mean_best_cosine": "max",
+    "duplicate_fields": "min",
+    "probe_accuracy": "max",
+}
+EVALUATOR_CONTROLS = {"bar_coverage": "bar_coverage_random", "probe_accuracy": "probe_random"}
 SELECTIVE_COSINE = 0.8  # a unit is selective for a bar when its best cosine reaches this
 DUPLICATE_COSINE = 0.95  # two fields this alike are near-duplicates
 

@@ -1,9 +1,18 @@
-"""`plastic report FOLDER`: one table and one page for a sweep (or a single run).
+"""`plastic report FOLDER`: what a sweep (or a run) concludes, as a table and one page.
 
-For a multirun folder it reads every job's overrides and summary.json into sweep.csv, prints a
-rich table sorted by a metric, draws a heat map per metric when the sweep is a 2-D grid of two
-keys, marks failed, diverged and interrupted jobs with their reason, and writes index.html:
-the table and, for each run, its GIFs and plots side by side, with relative links (offline).
+A sweep is conditions x replicates: the swept keys other than the replicate keys (`seed`
+unless `--replicates` names others) are the conditions. For every final metric the report
+gives each condition's mean, standard deviation, n and 95 % confidence interval, which
+condition is best and whether it differs from the runner-up beyond the replicates' noise, and
+whether learning beat the untrained network of the same runs (plastic.replicates computes it
+all). It writes sweep.csv (a row a run), conditions.csv (a row a condition), a figure per
+metric that varies (SVG: error bars for one condition key, a heat map for two), the recorded
+curves as each condition's mean with its band, and index.html, which links every run's config,
+log, summary and pictures (relative links: the folder can be copied and opened offline).
+
+`plastic report --compare RUN RUN ...` sets runs from anywhere side by side on their resolved
+configs: a table of every key whose value differs, the final metrics, the curves they share
+and their pictures; its folder is written whole or not at all.
 """
 
 from __future__ import annotations
@@ -13,11 +22,15 @@ import html
 import io
 import json
 import math
+import os
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from plastic import replicates as rep
 from plastic.artifacts import SUMMARY, write_text
 from plastic.errors import UserError
 
@@ -29,8 +42,16 @@ PICTURES = (
     "state.png",
     "reconstructions.png",
 )
+CONFIG = Path(".hydra") / "config.yaml"
+LINKS = (
+    ("config", str(CONFIG)),
+    ("log", "run.log"),
+    ("summary", SUMMARY),
+    ("metrics", "metrics.csv"),
+)
 
 
+# ----------------------------------------------------------------------------- reading runs
 def is_run(folder: Path) -> bool:
     return (folder / ".hydra" / "overrides.yaml").exists() or (folder / SUMMARY).exists()
 
@@ -38,7 +59,7 @@ def is_run(folder: Path) -> bool:
 def load_run(folder: Path) -> dict:
     """One report row; a job whose summary.json or overrides cannot be read is reported as
     `unreadable`, with the reason, and the others as usual."""
-    row = {"job": folder.name, "folder": folder, "overrides": {}}
+    row = {"job": folder.name, "folder": folder, "overrides": {}, "goals": {}, "controls": {}}
     overrides_file = folder / ".hydra" / "overrides.yaml"
     try:
         overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
@@ -56,6 +77,12 @@ def load_run(folder: Path) -> dict:
             status=summary.get("status", "unknown"),
             reason=summary.get("reason", ""),
             metrics=summary.get("metrics") or {},
+            verdict=summary.get("verdict") or "",
+            goals=_mapping(summary.get("goals")),
+            controls=_mapping(summary.get("controls")),
+            judged=(summary.get("judged") or {}).get("metric")
+            if isinstance(summary.get("judged"), dict)
+            else None,
             steps_per_second=summary.get("steps_per_second"),
             wall_seconds=summary.get("wall_seconds"),
         )
@@ -67,6 +94,10 @@ def load_run(folder: Path) -> dict:
             metrics={},
         )
     return row
+
+
+def _mapping(value) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _with_slurm_fate(row: dict, job_id: str | None) -> None:
@@ -137,6 +168,92 @@ def sort_rows(rows, metric, ascending):
     return sorted(rows, key=key) if metric else rows
 
 
+# ----------------------------------------------------------------------------- what it concludes
+@dataclass
+class Findings:
+    """A sweep's conditions, their aggregates and the answers to its questions."""
+
+    condition_keys: list[str]
+    replicate_keys: list[str]
+    metrics: list[str]  # every final metric, in the runs' order
+    varying: list[str]  # those that are not the same in every run: they get figures and tests
+    groups: list[rep.Condition]
+    goals: dict[str, str]  # metric -> "max" | "min", as the runs declare them
+    controls: dict[str, str]  # metric -> its untrained control, measured in the same run
+    primary: str | None  # the metric the table sorts by and the verdicts speak of
+    answers: list[rep.Difference] = field(default_factory=list)
+    against: dict[str, list[rep.AgainstControl]] = field(default_factory=dict)  # by metric
+
+    @property
+    def replicated(self) -> bool:
+        return any(len(g.runs) > 1 for g in self.groups)
+
+    def verdict(self, group: rep.Condition) -> str:
+        """The condition's verdict on the primary metric: best or runner-up, and against the
+        untrained control."""
+        words = []
+        answer = next((a for a in self.answers if a.metric == self.primary), None)
+        if answer is not None and answer.runner_up is not None:
+            if group is answer.best:
+                words.append(f"best on {self.primary}, {answer.words}")
+            elif group is answer.runner_up:
+                words.append(f"runner-up on {self.primary}")
+        for result in self.against.get(self.primary, []):
+            if result.condition is group:
+                words.append(result.words)
+        return "; ".join(words)
+
+
+def conclude(
+    rows: list[dict],
+    replicate_keys=rep.REPLICATES,
+    primary: str | None = None,
+    keys: list[str] | None = None,
+) -> Findings:
+    """Group the readable runs into conditions and answer the sweep's questions."""
+    readable = [r for r in rows if r["status"] != "unreadable"]  # their overrides are unknown
+    swept = swept_keys(readable) if keys is None else keys
+    condition_keys = [k for k in swept if k not in replicate_keys]
+    groups = rep.conditions(readable, condition_keys) if readable else []
+    metrics = metric_names(rows)
+    goals, controls = {}, {}
+    for r in readable:
+        for name, goal in r.get("goals", {}).items():
+            goals.setdefault(name, goal)
+        for name, control in r.get("controls", {}).items():
+            controls.setdefault(name, control)
+    varying = [m for m in metrics if not rep.constant(groups, m)]
+    if primary is None:
+        judged = {r.get("judged") for r in readable if r.get("judged")}
+        primary = judged.pop() if len(judged) == 1 else (metrics[0] if metrics else None)
+        if primary is not None and primary not in metrics:
+            primary = metrics[0] if metrics else None
+    findings = Findings(
+        condition_keys,
+        [k for k in swept if k in replicate_keys],
+        metrics,
+        varying,
+        groups,
+        goals,
+        controls,
+        primary,
+    )
+    control_metrics = set(controls.values())
+    for metric in varying:
+        if metric in control_metrics:
+            continue  # the untrained network is a control, not a condition's outcome
+        if any(g.aggregate(metric).n for g in groups):
+            findings.answers.append(rep.best_and_runner_up(groups, metric, goals.get(metric)))
+    for metric, control in controls.items():
+        if metric in metrics and control in metrics:
+            findings.against[metric] = [
+                rep.against_control(g, metric, control, goals.get(metric)) for g in groups
+            ]
+    findings.answers.sort(key=lambda a: a.metric != primary)  # the primary metric first
+    return findings
+
+
+# ----------------------------------------------------------------------------- tables
 def write_csv(path: Path, rows, keys, metrics):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -158,155 +275,138 @@ def write_csv(path: Path, rows, keys, metrics):
     write_text(path, out.getvalue())
 
 
-def heatmaps(folder: Path, rows, keys, metrics) -> list[tuple]:
-    """For a 2-D grid (two swept keys): one heat map per metric, the mean over repeats; as
-    drawings for viz.draw_all, (function, args) each."""
-    if len(keys) != 2:
-        return []
-    ys = sorted({r["overrides"][keys[0]] for r in rows}, key=_order)
-    xs = sorted({r["overrides"][keys[1]] for r in rows}, key=_order)
-    cells: dict[tuple, list[dict]] = {}  # (y, x): the runs there (repeats share a cell)
-    for r in rows:
-        cells.setdefault((r["overrides"][keys[0]], r["overrides"][keys[1]]), []).append(r)
+def write_conditions_csv(path: Path, findings: Findings) -> None:
+    """A row per condition: its keys, n, and mean, sd and 95 % CI of every metric."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    columns = [f"{m}_{s}" for m in findings.metrics for s in ("mean", "sd", "ci_low", "ci_high")]
+    writer.writerow([*findings.condition_keys, "n", *columns, "verdict"])
+    for group in findings.groups:
+        cells = []
+        for metric in findings.metrics:
+            a = group.aggregate(metric)
+            cells += [_csv_number(v) for v in (a.mean, a.sd, *a.ci95)]
+        writer.writerow(
+            [v for _, v in group.values] + [len(group.runs), *cells, findings.verdict(group)]
+        )
+    write_text(path, out.getvalue())
+
+
+def _csv_number(value: float) -> str:
+    return "" if value is None or math.isnan(value) else repr(float(value))
+
+
+# ----------------------------------------------------------------------------- figures
+def figure_drawings(folder: Path, findings: Findings, rows: list[dict]) -> list[tuple]:
+    """The report's figures as (function, args) for viz.draw_all: a figure per metric that
+    varies (error bars for one condition key, a heat map for two), the curves per condition,
+    and parallel coordinates for three keys or more."""
+    from plastic.pictures import sweep
+
     drawings = []
-    for metric in metrics:
-        grid = np.full((len(ys), len(xs)), np.nan)
-        for i, y in enumerate(ys):
-            for j, x in enumerate(xs):
-                values = [_number(r["metrics"].get(metric)) for r in cells.get((y, x), ())]
-                values = [v for v in values if v is not None]
-                if values:
-                    grid[i, j] = np.mean(values)
-        if not np.isnan(grid).all():
-            path = folder / f"heatmap_{metric}.png"
-            drawings.append((_draw_heatmap, (path, metric, grid, xs, ys, keys)))
+    keys, groups = findings.condition_keys, findings.groups
+    for metric in findings.varying:
+        goal = findings.goals.get(metric)
+        if len(keys) <= 1:
+            aggregates = [g.aggregate(metric) for g in groups]
+            if not any(a.n for a in aggregates):
+                continue
+            labels = [g.values[0][1] if g.values else "all runs" for g in groups]
+            drawings.append(
+                (
+                    sweep.by_condition,
+                    (
+                        folder / f"metric_{metric}.svg",
+                        metric,
+                        keys[0] if keys else "",
+                        labels,
+                        [list(a.values) for a in aggregates],
+                        [a.mean for a in aggregates],
+                        [a.ci95 for a in aggregates],
+                        goal,
+                    ),
+                )
+            )
+        elif len(keys) == 2:
+            drawings.append(_heatmap(folder, findings, metric, goal))
+    drawings += _overlays(folder, findings, rows)
+    if len(keys) >= 3 and findings.primary in findings.varying:
+        drawings += _parallel(folder, findings)
     return drawings
 
 
-def _draw_heatmap(path: Path, metric: str, grid, xs, ys, keys) -> Path:
-    from plastic import viz
+def _heatmap(folder: Path, findings: Findings, metric: str, goal: str | None) -> tuple:
+    from plastic.pictures import sweep
 
-    fig, ax = viz.plt.subplots(figsize=(1.5 + 0.9 * len(xs), 1.2 + 0.6 * len(ys)))
-    image = ax.imshow(grid, cmap="viridis", aspect="auto")
-    fig.colorbar(image, ax=ax, label=metric)
-    ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
-    ax.set_yticks(range(len(ys)), ys)
-    ax.set_xlabel(keys[1])
-    ax.set_ylabel(keys[0])
-    for i in range(len(ys)):
-        for j in range(len(xs)):
-            if not np.isnan(grid[i, j]):
-                label = ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center",
-                                color="white", fontsize=8)  # fmt: skip
-                label.set_in_layout(False)  # inside the axes: the layout need not measure it
-    ax.set_title(metric)
-    fig.tight_layout()
-    fig.set_layout_engine(None)  # laid out once: saving then draws the page once, not twice
-    return viz.save_figure(fig, path, laid_out=True)
+    keys = findings.condition_keys
+    ys = sorted({dict(g.values)[keys[0]] for g in findings.groups}, key=rep.order_key)
+    xs = sorted({dict(g.values)[keys[1]] for g in findings.groups}, key=rep.order_key)
+    means, sds = np.full((len(ys), len(xs)), np.nan), np.full((len(ys), len(xs)), np.nan)
+    counts = np.zeros((len(ys), len(xs)))
+    for g in findings.groups:
+        values = dict(g.values)
+        i, j = ys.index(values[keys[0]]), xs.index(values[keys[1]])
+        a = g.aggregate(metric)
+        means[i, j], sds[i, j], counts[i, j] = a.mean, a.sd, a.n
+    path = folder / f"heatmap_{metric}.svg"
+    return (sweep.heatmap, (path, metric, keys, xs, ys, means, sds, counts, goal))
 
 
-def compared(folder: Path, runs: list[Path]) -> list[dict]:
-    """Rows for run folders from anywhere, named by their own folder (and its parent when two
-    share a name); the page goes to `folder`, which must be new or empty."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if any(p for p in folder.iterdir() if p.name not in ("index.html", "sweep.csv")):
-        raise UserError(f"plastic report --compare: {str(folder)!r} holds other files")
-    rows, names = [], set()
-    for run in runs:
-        run = Path(run).resolve()
-        if not is_run(run):
-            raise UserError(f"plastic report --compare: {str(run)!r} is not a run folder")
-        row = load_run(run)
-        name = run.name if run.name not in names else f"{run.parent.name}/{run.name}"
-        names.add(name)
-        row["job"] = name
-        rows.append(row)
-    return rows
-
-
-def _curves(row: dict) -> dict[str, np.ndarray]:
-    """A run's metrics.csv as columns (empty when it has none)."""
+def _curves(folder: Path) -> dict[str, np.ndarray]:
+    """A run's metrics.csv as columns (empty when it has none or it cannot be read)."""
     try:
-        with (row["folder"] / "metrics.csv").open() as f:
+        with (folder / "metrics.csv").open() as f:
             table = list(csv.DictReader(f))
-    except OSError:
+    except (OSError, csv.Error, UnicodeDecodeError):
         return {}
     columns = {}
     for name in table[0] if table else []:
-        values = [_number(r[name]) for r in table]
+        values = [_number(r.get(name)) for r in table]
         columns[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
     return columns
 
 
-def _colours(rows: list[dict], keys: list[str]):
-    """A colour per run, by the first swept key's value (its order), and the legend's labels."""
-    from plastic import viz
+def _overlays(folder: Path, findings: Findings, rows: list[dict]) -> list[tuple]:
+    """A figure per recorded metric: each condition's replicates and their mean."""
+    from plastic.pictures import sweep
 
-    if not keys:
-        cmap = viz.plt.get_cmap("tab10")
-        return [cmap(i % 10) for i in range(len(rows))], [r["job"] for r in rows]
-    values = sorted({r["overrides"].get(keys[0], "") for r in rows}, key=_order)
-    cmap = viz.plt.get_cmap("viridis")
-    position = {v: i / max(1, len(values) - 1) for i, v in enumerate(values)}
-    colours = [cmap(position[r["overrides"].get(keys[0], "")]) for r in rows]
-    return colours, [f"{keys[0]}={r['overrides'].get(keys[0], '')}" for r in rows]
-
-
-def overlays(folder: Path, rows: list[dict], keys: list[str]) -> list[tuple]:
-    """One figure per recorded metric: every run's curve, coloured by the first swept key; as
-    drawings for viz.draw_all."""
-    curves = [(r, _curves(r)) for r in rows]
-    curves = [(r, c) for r, c in curves if "step" in c and len(c["step"]) > 1]
+    curves = {id(r): _curves(r["folder"]) for r in rows if r["status"] != "unreadable"}
+    curves = {k: c for k, c in curves.items() if "step" in c and len(c["step"]) > 1}
     if len(curves) < 2:
         return []
-    colours, labels = _colours([r for r, _ in curves], keys)
-    names = [n for n in curves[0][1] if n not in ("step", "epoch")]
+    names: list[str] = []
+    for c in curves.values():
+        names += [n for n in c if n not in ("step", "epoch") and n not in names]
+    key_text = ", by condition" if findings.condition_keys else ""
     drawings = []
     for name in names:
-        series = [(c["step"], c[name]) if name in c else None for _, c in curves]
-        path = folder / f"overlay_{name}.png"
-        drawings.append((_draw_overlay, (path, name, series, colours, labels, keys)))
+        groups = []
+        for g in findings.groups:
+            series = [
+                (curves[id(r)]["step"], curves[id(r)][name])
+                for r in g.runs
+                if id(r) in curves and name in curves[id(r)]
+            ]
+            if series:
+                groups.append((g.label, series))
+        if groups:
+            path = folder / f"overlay_{name}.svg"
+            drawings.append((sweep.overlay, (path, name, groups, key_text)))
     return drawings
 
 
-def _draw_overlay(path: Path, name: str, series, colours, labels, keys) -> Path:
-    from plastic import viz
+def _parallel(folder: Path, findings: Findings) -> list[tuple]:
+    """Parallel coordinates over the conditions' means of the primary metric."""
+    from plastic.pictures import sweep
 
-    fig, ax = viz.plt.subplots(figsize=(7, 3.6))
-    shown = set()
-    for steps_values, colour, label in zip(series, colours, labels, strict=True):
-        if steps_values is None:
-            continue
-        ax.plot(*steps_values, color=colour, lw=1.2, alpha=0.85,
-                label=None if label in shown else label)  # fmt: skip
-        shown.add(label)
-    ax.set_xlabel("step")
-    ax.set_ylabel(name)
-    ax.grid(alpha=0.3)
-    if len(shown) <= 12:
-        ax.legend(fontsize=7, loc="best")
-    ax.set_title(f"{name}, every run" + (f", coloured by {keys[0]}" if keys else ""))
-    fig.tight_layout()
-    return viz.save_figure(fig, path)
-
-
-def parallel_coordinates(folder: Path, rows: list[dict], keys: list[str], metric) -> list[Path]:
-    """For a sweep over 3 or more keys: an axis per key and one for the metric, a line per run
-    coloured by the metric (categorical values spaced in their order)."""
-    if len(keys) < 3 or metric is None:
-        return []
-    from plastic import viz
-
-    done = [r for r in rows if _number(r["metrics"].get(metric)) is not None]
+    metric = findings.primary
+    done = [g for g in findings.groups if g.aggregate(metric).n]
     if len(done) < 2:
         return []
-    axes = [*keys, metric]
-    table = np.zeros((len(done), len(axes)))
-    ticks = []
+    axes = [*findings.condition_keys, metric]
+    table, ticks = np.zeros((len(done), len(axes))), []
     for j, key in enumerate(axes):
-        raw = [
-            r["metrics"].get(metric) if key == metric else r["overrides"].get(key, "") for r in done
-        ]
+        raw = [g.aggregate(metric).mean if key == metric else dict(g.values)[key] for g in done]
         numbers = [_number(v) for v in raw]
         if all(n is not None for n in numbers):
             values = np.array(numbers, dtype=float)
@@ -314,197 +414,658 @@ def parallel_coordinates(folder: Path, rows: list[dict], keys: list[str], metric
             table[:, j] = (values - low) / (high - low) if high > low else 0.5
             ticks.append((f"{low:.3g}", f"{high:.3g}"))
         else:
-            order = sorted(set(map(str, raw)), key=_order)
+            order = sorted(set(map(str, raw)), key=rep.order_key)
             table[:, j] = [order.index(str(v)) / max(1, len(order) - 1) for v in raw]
             ticks.append((order[0], order[-1]))
-    score = table[:, -1]
-    cmap = viz.plt.get_cmap("viridis")
-    fig, ax = viz.plt.subplots(figsize=(1.8 * len(axes) + 1, 4))
-    for i in np.argsort(score):
-        ax.plot(range(len(axes)), table[i], color=cmap(score[i]), lw=1.2, alpha=0.8)
-    for j, (low, high) in enumerate(ticks):
-        ax.axvline(j, color="0.5", lw=0.8)
-        ax.text(j, -0.06, low, ha="center", va="top", fontsize=7)
-        ax.text(j, 1.06, high, ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(axes)), axes, rotation=20, ha="right", fontsize=8)
-    ax.set_yticks([])
-    ax.set_ylim(-0.15, 1.15)
-    ax.set_title(f"the sweep's keys and {metric} (colour: {metric})")
-    fig.tight_layout()
-    return [viz.save_figure(fig, folder / "parallel_coordinates.png")]
+    path = folder / "parallel_coordinates.svg"
+    return [(sweep.parallel_coordinates, (path, axes, table, ticks, metric))]
 
 
-def _order(value: str):
-    number = _number(value)
-    return (0, number, "") if number is not None else (1, 0.0, value)
+# ----------------------------------------------------------------------------- the page
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
+h2 { margin-top: 1.6em; } small, .note { color: #666; font-weight: normal; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 14px; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right;
+         vertical-align: top; white-space: nowrap; }
+th { background: #f3f3f6; }
+td.text, th.text { text-align: left; } td.text { white-space: normal; min-width: 14em; }
+td.name, th.name { text-align: left; }
+tr.best td { background: #eef7ee; }
+.completed { color: #1a7f37; } .failed, .diverged, .unreadable { color: #cf222e; }
+.interrupted, .cancelled { color: #9a6700; } .reason { color: #666; font-size: 12px;
+  max-width: 40em; }
+.pictures { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.side { display: flex; gap: 18px; align-items: flex-start; }
+.side > div { flex: 1 1 0; min-width: 0; }
+figure { margin: 0; } figcaption { font-size: 12px; color: #666; }
+img { max-width: 100%; height: auto; }
+.links a { margin-right: 0.6em; font-size: 13px; }
+"""
 
-
-def write_html(path: Path, title: str, rows, keys, metrics, maps: list[Path]) -> Path:
-    base = path.parent
-    esc = html.escape
-
-    def link(p: Path) -> str:  # relative, so the folders can be copied and opened offline
-        import os
-
-        return esc(Path(os.path.relpath(p, base)).as_posix())
-
-    head = "".join(f"<th>{esc(c)}</th>" for c in ["job", "status", *keys, *metrics])
-    body = []
-    for r in rows:
-        status = f'<span class="{esc(r["status"])}">{esc(r["status"])}</span>'
-        if r["reason"]:
-            status += f'<div class="reason">{esc(r["reason"])}</div>'
-        cells = [
-            f'<a href="#run-{esc(r["job"])}">{esc(r["job"])}</a>',
-            status,
-            *[esc(str(r["overrides"].get(k, ""))) for k in keys],
-            *[_fmt(r["metrics"].get(m)) for m in metrics],
-        ]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    sections = []
-    for r in rows:
-        pictures = [r["folder"] / name for name in PICTURES if (r["folder"] / name).exists()]
-        pictures += sorted(p for p in r["folder"].glob("heatmap_*.png"))
-        figures = "".join(
-            f'<figure><img src="{link(p)}" alt="{esc(p.name)}"><figcaption>'
-            f"{esc(p.name)}</figcaption></figure>"
-            for p in pictures
-        )
-        overrides = " ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "(defaults)"
-        sections.append(
-            f'<section id="run-{esc(r["job"])}"><h2>{esc(r["job"])} '
-            f"<small>{esc(overrides)}</small></h2>"
-            f'<p><a href="{link(r["folder"])}/summary.json">summary.json</a> · '
-            f'<a href="{link(r["folder"])}/metrics.csv">metrics.csv</a></p>'
-            f'<div class="pictures">{figures or "<p>no pictures</p>"}</div></section>'
-        )
-    grid = "".join(f'<figure><img src="{link(p)}" alt="{esc(p.name)}"></figure>' for p in maps)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 14px; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
-th {{ background: #f3f3f6; }}
-td:nth-child(-n+2), th:nth-child(-n+2) {{ text-align: left; }}
-.completed {{ color: #1a7f37; }} .failed, .diverged {{ color: #cf222e; }}
-.interrupted {{ color: #9a6700; }} .reason {{ color: #666; font-size: 12px; max-width: 40em; }}
-.pictures {{ display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }}
-figure {{ margin: 0; }} img {{ max-width: 480px; max-height: 480px; image-rendering: pixelated; }}
-figcaption {{ font-size: 12px; color: #666; }} small {{ color: #666; font-weight: normal; }}
-</style></head><body>
-<h1>{esc(title)}</h1>
-<table id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
-<p class="reason">Click a column's name to sort by it.</p>
-<div class="pictures">{grid}</div>
-{"".join(sections)}
+SORTABLE = """
 <script>
-// the table sorts by any column: numbers as numbers, the rest as text; again to reverse
-document.querySelectorAll("#runs th").forEach((th, column) => {{
+// a table whose class is "sortable" sorts by any column: numbers as numbers, the rest as text
+document.querySelectorAll("table.sortable th").forEach((th) => {
   th.style.cursor = "pointer";
-  th.addEventListener("click", () => {{
+  th.title = "sort by this column; again to reverse";
+  th.addEventListener("click", () => {
+    const column = Array.from(th.parentNode.children).indexOf(th);
     const body = th.closest("table").tBodies[0];
     const rows = Array.from(body.rows);
-    const value = (row) => row.cells[column].innerText.trim();
+    const value = (row) => row.cells[column].dataset.value ?? row.cells[column].innerText.trim();
     const numeric = rows.every((row) => value(row) === "" || !isNaN(parseFloat(value(row))));
     const ascending = th.dataset.order !== "ascending";
     th.dataset.order = ascending ? "ascending" : "descending";
-    rows.sort((a, b) => {{
+    rows.sort((a, b) => {
       const [x, y] = [value(a), value(b)];
       const order = numeric ? (parseFloat(x) || 0) - (parseFloat(y) || 0) : x.localeCompare(y);
       return ascending ? order : -order;
-    }});
+    });
     rows.forEach((row) => body.appendChild(row));
-  }});
-}});
+  });
+});
 </script>
-</body></html>
 """
-    return write_text(path, page)
 
 
-def _fmt(value) -> str:
+def _esc(text) -> str:
+    return html.escape(str(text))
+
+
+class Page:
+    """index.html, its links relative to the folder it will live in."""
+
+    def __init__(self, home: Path):
+        self.home, self.parts = home, []
+
+    def link(self, path: Path) -> str:
+        return _esc(Path(os.path.relpath(path, self.home)).as_posix())
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def table(
+        self,
+        head: list[str],
+        body: list[list[str]],
+        classes: list[str] | None = None,
+        sortable: bool = False,
+        table_id: str = "",
+        row_classes=None,
+    ) -> None:
+        """`body` cells are HTML already; `classes`: a class per column."""
+        classes = classes or [""] * len(head)
+        attrs = (f' id="{table_id}"' if table_id else "") + (
+            ' class="sortable"' if sortable else ""
+        )
+        pairs = zip(head, classes, strict=True)
+        cells = "".join(f'<th class="{c}">{_esc(h)}</th>' for h, c in pairs)
+        rows = []
+        for index, row in enumerate(body):
+            css = f' class="{row_classes[index]}"' if row_classes and row_classes[index] else ""
+            rows.append(
+                f"<tr{css}>"
+                + "".join(f'<td class="{c}">{v}</td>' for v, c in zip(row, classes, strict=True))
+                + "</tr>"
+            )
+        self.add(
+            f'<div class="scroll"><table{attrs}><thead><tr>{cells}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+        )
+
+    def figures(self, paths: list[Path], captions: bool = True) -> None:
+        if not paths:
+            return
+        self.add(
+            '<div class="pictures">' + "".join(self.figure(p, captions) for p in paths) + "</div>"
+        )
+
+    def figure(self, path: Path, caption: bool = True) -> str:
+        text = f"<figcaption>{_esc(path.name)}</figcaption>" if caption else ""
+        return (
+            f'<figure><img src="{self.link(path)}" alt="{_esc(path.name)}" '
+            f'loading="lazy">{text}</figure>'
+        )
+
+    def write(self, path: Path, title: str) -> Path:
+        page = (
+            f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>\n"
+            f"<h1>{_esc(title)}</h1>\n" + "\n".join(self.parts) + SORTABLE + "</body></html>\n"
+        )
+        return write_text(path, page)
+
+
+def _status_cell(r: dict) -> str:
+    cell = f'<span class="{_esc(r["status"])}">{_esc(r["status"])}</span>'
+    if r.get("reason"):
+        cell += f'<div class="reason">{_esc(r["reason"])}</div>'
+    return cell
+
+
+def _metric_cell(value) -> str:
     number = _number(value)
+    if value is None:
+        return ""
+    if number is None:
+        return _esc(value)
+    return f'<span data-value="{number!r}">{_esc(rep.number(number))}</span>'
+
+
+def _run_links(page: Page, folder: Path) -> str:
+    found = [(name, folder / rel) for name, rel in LINKS if (folder / rel).exists()]
     return (
-        ""
-        if value is None
-        else (f"{number:.4g}" if number is not None else html.escape(str(value)))
+        '<span class="links">'
+        + "".join(f'<a href="{page.link(p)}">{_esc(name)}</a>' for name, p in found)
+        + "</span>"
     )
 
 
+def _pictures(folder: Path) -> list[Path]:
+    return [folder / name for name in PICTURES if (folder / name).exists()] + sorted(
+        p for p in folder.glob("*.png") if p.name not in PICTURES
+    )
+
+
+def _runs_section(page: Page, rows: list[dict], keys: list[str], metrics: list[str]) -> None:
+    """A row per run, linking its config, log, summary, metrics and pictures."""
+    head = ["job", "status", *keys, *metrics, "verdict", "files"]
+    classes = ["name", "text", *["" for _ in keys], *["" for _ in metrics], "text", "text"]
+    body = []
+    for r in rows:
+        name = _esc(r["job"])
+        pictures = _pictures(r["folder"]) if r["status"] != "unreadable" else []
+        job = f'<a href="#run-{name}">{name}</a>' if pictures else name
+        body.append(
+            [
+                job,
+                _status_cell(r),
+                *[_esc(r["overrides"].get(k, "")) for k in keys],
+                *[_metric_cell(r["metrics"].get(m)) for m in metrics],
+                _esc(r.get("verdict", "")),
+                _run_links(page, r["folder"]),
+            ]
+        )
+    page.table(head, body, classes, sortable=True, table_id="runs")
+
+
+def _run_sections(page: Page, rows: list[dict]) -> None:
+    for r in rows:
+        pictures = _pictures(r["folder"]) if r["status"] != "unreadable" else []
+        if not pictures:
+            continue
+        overrides = " ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "(defaults)"
+        page.add(
+            f'<section id="run-{_esc(r["job"])}"><h3>{_esc(r["job"])} '
+            f"<small>{_esc(overrides)}</small></h3>{_run_links(page, r['folder'])}"
+        )
+        page.figures(pictures)
+        page.add("</section>")
+
+
+def _answers_section(page: Page, findings: Findings) -> None:
+    if not findings.answers and not findings.against:
+        return
+    page.add("<h2>What the sweep answers</h2>")
+    if findings.answers:
+        body = []
+        for a in findings.answers:
+            way = {"max": "highest", "min": "lowest"}.get(a.goal, "largest (no direction)")
+            runner = a.runner_up
+            body.append(
+                [
+                    _esc(a.metric),
+                    _esc(way),
+                    _esc(a.best.label),
+                    _esc(a.best.aggregate(a.metric).text()),
+                    _esc(runner.label if runner else ""),
+                    _esc(runner.aggregate(a.metric).text() if runner else ""),
+                    _esc(rep.p_text(a.p_value) if a.p_value is not None else ""),
+                    _esc(f"{a.hedges_g:.2f}" if a.hedges_g is not None else ""),
+                    _esc(a.words),
+                ]
+            )
+        head = [
+            "metric",
+            "best is",
+            "best",
+            "mean ± sd",
+            "runner-up",
+            "mean ± sd",
+            "Welch's t-test",
+            "Hedges' g",
+            "answer",
+        ]
+        page.table(head, body, ["name", "text", "text", "", "text", "", "", "", "text"])
+    for metric, results in findings.against.items():
+        control = findings.controls[metric]
+        page.add(
+            f"<p>Learning against the untrained network ({_esc(metric)} against "
+            f"{_esc(control)}, measured in the same runs, paired by replicate):</p>"
+        )
+        body = [
+            [_esc(r.condition.label), str(r.n), _esc(rep.number(r.mean_difference)), _esc(r.words)]
+            for r in results
+        ]
+        page.table(
+            ["condition", "n", "learned - untrained", "answer"], body, ["text", "", "", "text"]
+        )
+    page.add(
+        f'<p class="note">Tests at the {rep.ALPHA:g} level, two-sided; one test per '
+        "metric (best against runner-up), not corrected for the number of metrics.</p>"
+    )
+
+
+def _conditions_section(page: Page, findings: Findings) -> None:
+    page.add(
+        f"<h2>Conditions <small>mean ± sd over the replicates "
+        f"({_esc(', '.join(findings.replicate_keys) or 'repeats')}); hover for the 95 % "
+        f"confidence interval</small></h2>"
+    )
+    best = next((a.best for a in findings.answers if a.metric == findings.primary), None)
+    head = [*findings.condition_keys, "n", *findings.metrics, "verdict"]
+    classes = [
+        *["name" for _ in findings.condition_keys],
+        "",
+        *["" for _ in findings.metrics],
+        "text",
+    ]
+    body, row_classes = [], []
+    for g in findings.groups:
+        cells = []
+        for metric in findings.metrics:
+            a = g.aggregate(metric)
+            low, high = a.ci95
+            tip = f"95 % CI [{rep.number(low)}, {rep.number(high)}]" if a.n > 1 else "n < 2"
+            cells.append(
+                f'<span data-value="{a.mean!r}" title="{_esc(tip)}">'
+                f"{_esc(a.text(with_n=False))}</span>"
+                if a.n
+                else ""
+            )
+        body.append(
+            [*[_esc(v) for _, v in g.values], str(len(g.runs)), *cells, _esc(findings.verdict(g))]
+        )
+        row_classes.append("best" if g is best else "")
+    page.table(head, body, classes, sortable=True, table_id="conditions", row_classes=row_classes)
+
+
+def write_sweep_page(
+    path: Path, title: str, rows: list[dict], findings: Findings, figures: list[Path]
+) -> Path:
+    page = Page(path.parent)
+    keys = findings.condition_keys + findings.replicate_keys
+    counts = {
+        s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)
+    }
+    page.add(
+        "<p>"
+        + _esc(", ".join(f"{n} {s}" for s, n in counts.items()))
+        + (
+            f"; conditions: {_esc(', '.join(findings.condition_keys))}"
+            if findings.condition_keys
+            else ""
+        )
+        + (
+            f"; replicates: {_esc(', '.join(findings.replicate_keys))}"
+            if findings.replicate_keys
+            else ""
+        )
+        + "</p>"
+    )
+    if findings.groups and (findings.condition_keys or findings.replicated):
+        _answers_section(page, findings)
+        _conditions_section(page, findings)
+    if figures:
+        page.add("<h2>Figures</h2>")
+        page.figures(figures)
+    page.add("<h2>Runs</h2>")
+    _runs_section(page, rows, keys, findings.metrics)
+    _run_sections(page, rows)
+    return page.write(path, title)
+
+
+# ----------------------------------------------------------------------------- a report
 def report(
     folder: Path,
     sort_by: str | None = None,
     ascending: bool = False,
     compare: list[Path] | None = None,
+    replicate_keys: tuple[str, ...] = rep.REPLICATES,
 ) -> dict:
-    """The table, sweep.csv, heat maps, overlaid curves, parallel coordinates and index.html
-    of a sweep or a run folder; with `compare`, of those run folders, written to `folder`."""
-    folder = Path(folder).resolve()
+    """The tables, figures and index.html of a sweep or a run folder; with `compare`, of those
+    run folders, written to `folder`."""
     if compare:
-        rows, multirun = compared(folder, compare), True
-    else:
-        rows, multirun = collect(folder)
-    readable = [r for r in rows if r["status"] != "unreadable"]  # their overrides are unknown
-    keys, metrics = swept_keys(readable), metric_names(rows)
+        return compare_runs(Path(folder), compare)
+    folder = Path(folder).resolve()
+    rows, multirun = collect(folder)
+    metrics = metric_names(rows)
     if sort_by and sort_by not in metrics:
         raise UserError(
             f"--sort {sort_by} is not a metric of these runs; they have: " + ", ".join(metrics)
         )
-    sort_by = sort_by or (metrics[0] if metrics else None)
-    rows = sort_rows(rows, sort_by, ascending)
-    maps = []
+    findings = conclude(rows, replicate_keys, sort_by)
+    rows = sort_rows(rows, findings.primary, ascending)
+    figures: list[Path] = []
     if multirun:
-        write_csv(folder / "sweep.csv", rows, keys, metrics)
         from plastic import viz
 
+        write_csv(
+            folder / "sweep.csv", rows, findings.condition_keys + findings.replicate_keys, metrics
+        )
+        if findings.condition_keys or findings.replicated:
+            write_conditions_csv(folder / "conditions.csv", findings)
         # one pool for all the figures: the cores stay busy until the last one is drawn
-        drawings = heatmaps(folder, readable, keys, metrics) + overlays(folder, readable, keys)
-        maps = viz.draw_all(drawings)
-        maps += parallel_coordinates(folder, readable, keys, sort_by)
+        figures = viz.draw_all(figure_drawings(folder, findings, rows))
     title = f"plastic report: {folder.name}" + (f" ({len(rows)} runs)" if multirun else "")
-    page = write_html(folder / "index.html", title, rows, keys, metrics, maps)
+    page = write_sweep_page(folder / "index.html", title, rows, findings, figures)
     return {
         "rows": rows,
-        "keys": keys,
-        "metrics": metrics,
-        "sort_by": sort_by,
+        "findings": findings,
+        "sort_by": findings.primary,
         "page": page,
-        "heatmaps": maps,
+        "figures": figures,
         "multirun": multirun,
+        "compare": None,
     }
 
 
+# ----------------------------------------------------------------------------- --compare
+def compare_runs(out: Path, runs: list[Path]) -> dict:
+    """Runs from anywhere side by side, on their resolved configs; `out` (new or empty) is
+    written whole or not at all: the page is made in a temporary folder beside it, then
+    renamed into place."""
+    rows, configs = [], []
+    for run in runs:
+        row, config = _comparable(Path(run))
+        rows.append(row)
+        configs.append(config)
+    _name_uniquely(rows)
+    out = Path(out).resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(
+            f"plastic report --compare --out {str(out)!r}: it exists and is not an "
+            "empty folder; choose a new one"
+        )
+    differing = differing_keys(configs)
+    building = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        building.mkdir(parents=True)
+    except OSError as error:
+        raise UserError(
+            f"plastic report --compare --out {str(out)!r} cannot be made "
+            f"({error.strerror or error})"
+        ) from None
+    try:
+        figures = _compare_figures(building, rows)
+        findings = conclude(rows, (), keys=[])
+        _write_compare_page(
+            building / "index.html", out, rows, configs, differing, figures, findings
+        )
+        if out.exists():
+            out.rmdir()  # empty, as checked: the finished folder takes its place
+        os.replace(building, out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return {
+        "rows": rows,
+        "findings": findings,
+        "sort_by": findings.primary,
+        "page": out / "index.html",
+        "figures": [out / p.name for p in figures],
+        "multirun": True,
+        "compare": differing,
+        "configs": configs,
+    }
+
+
+def _comparable(run: Path) -> tuple[dict, dict]:
+    """A run's row and its resolved config, flattened; UserError for a missing, unfinished or
+    damaged run."""
+    where = f"plastic report --compare: {str(run)!r}"
+    if not run.is_dir():
+        raise UserError(f"{where} is not a folder")
+    if not (run / SUMMARY).exists():
+        raise UserError(f"{where} has no summary.json: not a run, or a run that has not ended")
+    row = load_run(run.resolve())
+    if row["status"] == "unreadable":
+        raise UserError(f"{where}: {row['reason']}")
+    if row["status"] != "completed":
+        raise UserError(
+            f"{where} did not complete (status {row['status']}): compare completed "
+            "runs (resume=RUN finishes an interrupted one)"
+        )
+    try:
+        config = flat_config(run / CONFIG)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{where}: its {CONFIG} cannot be read ({error})") from None
+    return row, config
+
+
+def flat_config(path: Path) -> dict[str, str]:
+    """A run's config (as Hydra saved it), resolved where it can be, as dotted keys."""
+    from omegaconf import DictConfig, OmegaConf
+
+    try:
+        config = OmegaConf.load(path)
+    except Exception as error:  # YAML errors come in many classes
+        raise ValueError(" ".join(str(error).split())[:160]) from None
+    if not isinstance(config, DictConfig):
+        raise ValueError("not a mapping")
+    try:
+        plain = OmegaConf.to_container(config, resolve=True)
+    except Exception:  # an interpolation of Hydra's own (${hydra:...}): kept as written
+        plain = OmegaConf.to_container(config, resolve=False)
+    flat: dict[str, str] = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = json.dumps(node) if isinstance(node, list | dict) else str(node)
+
+    walk(plain, "")
+    return flat
+
+
+def differing_keys(configs: list[dict[str, str]]) -> list[str]:
+    """Every key whose value differs between the configs (missing counts as a value)."""
+    keys = sorted({k for c in configs for k in c})
+    return [k for k in keys if len({c.get(k) for c in configs}) > 1]
+
+
+def _name_uniquely(rows: list[dict]) -> None:
+    """Each run named by its folder, with as many parents as make the names distinct."""
+    for depth in range(1, 8):
+        names = ["/".join(r["folder"].parts[-depth:]) for r in rows]
+        if len(set(names)) == len(names):
+            break
+    for r, name in zip(rows, names, strict=True):
+        r["job"] = name
+
+
+def _compare_figures(building: Path, rows: list[dict]) -> list[Path]:
+    """A figure per recorded metric that two runs or more share: a line per run."""
+    from plastic import viz
+    from plastic.pictures import sweep
+
+    curves = [(r, _curves(r["folder"])) for r in rows]
+    curves = [(r, c) for r, c in curves if "step" in c and len(c["step"]) > 1]
+    names: list[str] = []
+    for _, c in curves:
+        names += [n for n in c if n not in ("step", "epoch") and n not in names]
+    drawings = []
+    for name in names:
+        groups = [(r["job"], [(c["step"], c[name])]) for r, c in curves if name in c]
+        if len(groups) >= 2:
+            drawings.append((sweep.overlay, (building / f"overlay_{name}.svg", name, groups, "")))
+    return viz.draw_all(drawings)
+
+
+def _write_compare_page(
+    path: Path, home: Path, rows, configs, differing, figures, findings
+) -> Path:
+    page = Page(home)
+    names = [r["job"] for r in rows]
+    page.add(
+        f"<h2>Settings that differ <small>{len(differing)} keys of the resolved "
+        "configs</small></h2>"
+    )
+    if differing:
+        body = [[_esc(k), *[_esc(c.get(k, "—")) for c in configs]] for k in differing]
+        page.table(["key", *names], body, ["name", *["text" for _ in names]])
+    else:
+        page.add("<p>The runs' resolved configs are the same.</p>")
+    page.add("<h2>Final metrics</h2>")
+    body = [[_esc(m), *[_metric_cell(r["metrics"].get(m)) for r in rows]] for m in findings.metrics]
+    body.append(["verdict", *[_esc(r.get("verdict", "")) for r in rows]])
+    body.append(["files", *[_run_links(page, r["folder"]) for r in rows]])
+    page.table(["metric", *names], body, ["name", *["" for _ in names]])
+    if figures:
+        page.add("<h2>Curves they share</h2>")
+        page.figures([home / p.name for p in figures])
+    page.add('<h2>Pictures side by side</h2><div class="side">')
+    for r in rows:
+        page.add(f"<div><h3>{_esc(r['job'])}</h3>")
+        page.figures(_pictures(r["folder"]))
+        page.add("</div>")
+    page.add("</div>")
+    return page.write(path, f"plastic report: {len(rows)} runs compared")
+
+
+# ----------------------------------------------------------------------------- the terminal
 def print_table(result: dict) -> None:
-    from rich.console import Console
+    from rich.markup import escape
+
+    from plastic.terminal import console as make_console
+
+    console = make_console()
+    findings: Findings = result["findings"]
+    if result.get("compare") is not None:
+        _print_compare(console, result)
+    elif findings.groups and (findings.condition_keys or findings.replicated):
+        _print_conditions(console, findings)
+    else:
+        _print_runs(console, result)
+    style = {"completed": "green", "interrupted": "yellow"}
+    for r in result["rows"]:
+        if r["status"] != "completed":
+            colour = style.get(r["status"], "red")
+            console.print(
+                f"[{colour}]job {escape(r['job'])}[/{colour}] {r['status']}: {escape(r['reason'])}"
+            )
+    if result["figures"]:
+        console.print(f"figures: {', '.join(p.name for p in result['figures'])}")
+    what = "sweep.csv, conditions.csv and page" if findings.condition_keys else "page"
+    if not result["multirun"] or result.get("compare") is not None:
+        what = "page"
+    console.print(f"{what}: [bold]{escape(str(result['page']))}[/bold]")
+
+
+def _shown_metrics(findings: Findings) -> list[str]:
+    """The primary metric, then up to three that vary."""
+    first = [findings.primary] if findings.primary else []
+    return first + [m for m in findings.varying if m not in first][:3]
+
+
+def _print_conditions(console, findings: Findings) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    shown = _shown_metrics(findings)
+    replicates = ", ".join(findings.replicate_keys) or "repeats"
+    table = Table(
+        title=f"conditions: mean ± sd over the replicates ({replicates})", title_justify="left"
+    )
+    for key in findings.condition_keys:
+        table.add_column(key)
+    table.add_column("n", justify="right")
+    for metric in shown:
+        table.add_column(metric, justify="right")
+    table.add_column("verdict")
+    for g in findings.groups:
+        table.add_row(
+            *[escape(v) for _, v in g.values],
+            str(len(g.runs)),
+            *[g.aggregate(m).text(with_n=False) for m in shown],
+            escape(findings.verdict(g)),
+        )
+    console.print(table)
+    for a in findings.answers:
+        if a.runner_up is None:
+            continue
+        way = {"max": "best", "min": "best (lowest)"}.get(a.goal, "largest")
+        g_text = f", Hedges' g = {a.hedges_g:.2f}" if a.hedges_g is not None else ""
+        console.print(
+            f"[bold]{escape(a.metric)}[/bold]: {way} {escape(a.best.label)}, "
+            f"{a.best.aggregate(a.metric).text()}; runner-up {escape(a.runner_up.label)}, "
+            f"{a.runner_up.aggregate(a.metric).text()}: {escape(a.words)}{g_text}"
+        )
+    for metric, results in findings.against.items():
+        for r in results:
+            console.print(
+                f"{escape(metric)} against untrained, {escape(r.condition.label)}: "
+                f"{escape(r.words)}"
+            )
+
+
+def _print_runs(console, result: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    findings: Findings = result["findings"]
     style = {"completed": "green", "interrupted": "yellow"}
-    metrics = result["metrics"]
-    shown = ([result["sort_by"]] if result["sort_by"] else []) + [
-        m for m in metrics if m != result["sort_by"]
-    ][:3]
-    table = Table(title=f"sorted by {result['sort_by']}" if result["sort_by"] else None)
-    for column in ["job", "status", *result["keys"], *shown]:
+    shown = (
+        _shown_metrics(findings)
+        if findings.varying
+        else (([findings.primary] if findings.primary else []) + findings.metrics[1:4])
+    )
+    shown = list(dict.fromkeys(shown))
+    keys = findings.condition_keys + findings.replicate_keys
+    table = Table(title=f"sorted by {findings.primary}" if findings.primary else None)
+    for column in ["job", "status", *keys, *shown]:
         table.add_column(column, justify="left" if column in ("job", "status") else "right")
     for r in result["rows"]:
         colour = style.get(r["status"], "red")
         table.add_row(
-            r["job"],
+            escape(r["job"]),
             f"[{colour}]{r['status']}[/{colour}]",
-            *[escape(str(r["overrides"].get(k, ""))) for k in result["keys"]],
-            *[_fmt(r["metrics"].get(m)) for m in shown],
+            *[escape(str(r["overrides"].get(k, ""))) for k in keys],
+            *[_plain(r["metrics"].get(m)) for m in shown],
         )
-    console = Console()
     console.print(table)
-    for r in result["rows"]:
-        if r["status"] != "completed":
-            console.print(f"[red]job {escape(r['job'])}[/red] {r['status']}: {escape(r['reason'])}")
-    if result["heatmaps"]:
-        console.print(f"figures: {', '.join(p.name for p in result['heatmaps'])}")
-    console.print(
-        f"sweep.csv and page: [bold]{result['page']}[/bold]"
-        if result["multirun"]
-        else f"page: [bold]{result['page']}[/bold]"
-    )
+
+
+def _print_compare(console, result: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    rows = result["rows"]
+    table = Table(title="settings that differ", title_justify="left")
+    table.add_column("key")
+    for r in rows:
+        table.add_column(escape(r["job"]))
+    for key in result["compare"]:
+        table.add_row(escape(key), *[escape(c.get(key, "—")) for c in result["configs"]])
+    if result["compare"]:
+        console.print(table)
+    else:
+        console.print("the runs' resolved configs are the same")
+    metrics = Table(title="final metrics", title_justify="left")
+    metrics.add_column("metric")
+    for r in rows:
+        metrics.add_column(escape(r["job"]), justify="right")
+    for m in result["findings"].metrics:
+        metrics.add_row(escape(m), *[_plain(r["metrics"].get(m)) for r in rows])
+    console.print(metrics)
+
+
+def _plain(value) -> str:
+    number = _number(value)
+    if value is None:
+        return ""
+    return rep.number(number) if number is not None else str(value)

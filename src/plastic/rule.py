@@ -64,6 +64,9 @@ class Rule:
     # the figures `analyse` may return (None: undeclared; optimize_metric is then checked only
     # once the run has ended)
     figure_names: ClassVar[tuple[str, ...] | None] = None
+    # which way is better for a metric or figure: "max" or "min"; `plastic report` names the
+    # best condition of a sweep by it (a name left out is reported without a direction)
+    metric_goals: ClassVar[dict[str, str]] = {}
     samples_per_update: int = 1  # a minibatch rule learns from whole batches only
     # records (each with the divergence guard and the metrics) come at least this many steps
     # apart unless the config says: a rule whose step takes microseconds raises it

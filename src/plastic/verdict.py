@@ -19,14 +19,10 @@ def judge(cfg: Any, final: dict[str, float], status: str, out_of: float | None =
     """The verdict line for a run's final metrics (`cfg`: the verdict config section)."""
     if status != "completed":
         return f"no verdict: the run {status}"
-    metric, control, label = cfg.metric, cfg.control, cfg.label
-    if metric is None:  # the data decides
-        if "bar_coverage" in final:
-            metric, control, label = "bar_coverage", "bar_coverage_random", "bar coverage"
-        elif "probe_accuracy" in final:
-            metric, control, label = "probe_accuracy", "probe_random", "features"
-        else:
-            return "no verdict: this run names no metric to judge (set verdict.metric)"
+    judged = judged_metric(cfg, final)
+    if judged is None:
+        return "no verdict: this run names no metric to judge (set verdict.metric)"
+    metric, control, label = judged
     if metric not in final:
         return f"no verdict: verdict.metric={metric} is not a final metric of this run"
     label = label or metric.replace("_", " ")
@@ -41,6 +37,40 @@ def judge(cfg: Any, final: dict[str, float], status: str, out_of: float | None =
         words.append(f"({cfg.source or 'the source'}: {_range(cfg)})")
         judgements.append(_against_source(value, cfg))
     return " ".join(words) + (": " + "; ".join(judgements) if judgements else "")
+
+
+def judged_metric(cfg: Any, final: dict[str, float]) -> tuple[str, str | None, str] | None:
+    """(metric, control, label) that the verdict speaks of: the recipe's, else the data's."""
+    if cfg.metric is not None:
+        return cfg.metric, cfg.control, cfg.label
+    if "bar_coverage" in final:  # the data decides
+        return "bar_coverage", "bar_coverage_random", "bar coverage"
+    if "probe_accuracy" in final:
+        return "probe_accuracy", "probe_random", "features"
+    return None
+
+
+def goals_and_controls(rule: type, cfg: Any, final: dict[str, float]) -> dict[str, dict]:
+    """For summary.json: which way is better for each final metric (the evaluator's, the
+    rule's `metric_goals`, the verdict's), the untrained control beside each, and the metric
+    the verdict judges; `plastic report` reads them to rank a sweep's conditions."""
+    from plastic.evaluate import EVALUATOR_CONTROLS, EVALUATOR_GOALS
+
+    goals = {**EVALUATOR_GOALS, **getattr(rule, "metric_goals", {})}
+    controls = dict(EVALUATOR_CONTROLS)
+    judged = judged_metric(cfg, final)
+    if judged is not None:
+        metric, control, _ = judged
+        goals[metric] = "max" if cfg.higher_is_better else "min"
+        if control:
+            controls[metric] = control
+    return {
+        "goals": {k: v for k, v in goals.items() if k in final},
+        "controls": {k: v for k, v in controls.items() if k in final and v in final},
+        "judged": {"metric": judged[0], "control": judged[1]}
+        if judged and judged[0] in final
+        else None,
+    }
 
 
 GOOD = ("better than", "as the source", "beyond")  # the words judge() writes, by their tone

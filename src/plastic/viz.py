@@ -6,15 +6,56 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from plastic.artifacts import atomic_write  # noqa: E402
+from plastic.artifacts import atomic_write
 
 GAP = 1  # pixels of background between tiles
+
+
+def __getattr__(name: str):
+    """`viz.plt`: matplotlib's pyplot on its Agg backend, imported when a figure is first drawn
+    (the mosaics and GIFs need none of it)."""
+    if name != "plt":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # SVG text stays text (small, searchable, sharp), and the same figure gives the same file
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "plastic"})
+    import matplotlib.pyplot as pyplot
+
+    globals()["plt"] = pyplot
+    return pyplot
+
+
+def _lookup_table(*anchors, n: int = 256) -> np.ndarray:
+    """A colour map's n entries from its (x, value) anchors per channel, in the arithmetic of
+    matplotlib's LinearSegmentedColormap (so that the entries are equal bit for bit)."""
+    x = (n - 1) * np.linspace(0.0, 1.0, n)
+    channels = []
+    for anchor in anchors:
+        at, value = (np.array(a, dtype=float) for a in zip(*anchor, strict=True))
+        at = at * (n - 1)
+        index = np.searchsorted(at, x)[1:-1]
+        distance = (x[1:-1] - at[index - 1]) / (at[index] - at[index - 1])
+        inner = distance * (value[index] - value[index - 1]) + value[index - 1]
+        channels.append(np.clip(np.concatenate([[value[0]], inner, [value[-1]]]), 0.0, 1.0))
+    return np.stack(channels, axis=1)
+
+
+# matplotlib's "gray" and "bwr", entry for entry (a test holds them equal)
+GRAY = _lookup_table([(0, 0), (1, 1)], [(0, 0), (1, 1)], [(0, 0), (1, 1)])
+BWR = _lookup_table([(0, 0), (0.5, 1), (1, 1)], [(0, 0), (0.5, 1), (1, 0)],
+                    [(0, 1), (0.5, 1), (1, 0)])  # fmt: skip
+
+
+def colour(values: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] to RGB in [0, 1], as a matplotlib colour map maps floats: entry
+    floor(value * n), clipped to the table."""
+    n = len(table)
+    index = np.clip((values * n).astype(np.int64), 0, n - 1)
+    return table[index]
 
 
 def grid_shape(n: int) -> tuple[int, int]:
@@ -49,9 +90,8 @@ def mosaic(fields: np.ndarray, image_shape: tuple[int, int], grid=None, shared_s
 
 def to_rgb(image: np.ndarray, signed: bool) -> np.ndarray:
     """Colour a mosaic: grey for non-negative fields, blue-white-red centred at 0 for signed."""
-    cmap = plt.get_cmap("bwr" if signed else "gray")
     values = (image + 1) / 2 if signed else image
-    rgb = (cmap(np.nan_to_num(values, nan=0.0))[..., :3] * 255).astype(np.uint8)
+    rgb = (colour(np.nan_to_num(values, nan=0.0), BWR if signed else GRAY) * 255).astype(np.uint8)
     rgb[np.isnan(image)] = 64  # gaps (grey, so that a grey mosaic stays one channel in the GIF)
     return rgb
 
@@ -105,10 +145,13 @@ def save_figure(fig, path: Path, laid_out: bool = False) -> Path:
     """Write `fig` (atomically) and close it; `laid_out`: the figure has its layout already
     (tight_layout), so the page is not measured again (a second draw of every label)."""
     bbox = None if laid_out else "tight"
+    kind = path.suffix[1:]
+    metadata = {"Date": None} if kind == "svg" else None  # no time stamp: the same bytes
     atomic_write(
-        path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], dpi=120, bbox_inches=bbox)
+        path,
+        lambda tmp: fig.savefig(tmp, format=kind, dpi=120, bbox_inches=bbox, metadata=metadata),
     )
-    plt.close(fig)
+    __getattr__("plt").close(fig)
     return path
 
 

@@ -215,9 +215,17 @@ def run_presentations_watched(
         for t in range(steps):
             count += 1
             change = step(
-                couplings, state, biases[p], uniforms[p * steps + t],
-                beta, learning_rate, stochastic, h, known, True,
-            )  # fmt: skip
+                couplings,
+                state,
+                biases[p],
+                uniforms[p * steps + t],
+                beta,
+                learning_rate,
+                stochastic,
+                h,
+                known,
+                True,
+            )
             known = False
             if count % every == 0:
                 complexity, accuracy = free_energy(couplings, state, biases[p], h, prior)
@@ -296,6 +304,12 @@ class Attractor(DynamicalSystem):
         "orthogonality_attractors",
         "orthogonality_data",
     )
+    metric_goals = {
+        "vfe": "min",
+        "sequence_order_score": "max",
+        "delta_r2_retrieval": "max",
+        "delta_r2_generalization": "max",
+    }
 
     @classmethod
     def state_bytes(cls, cfg, n_inputs, itemsize):
@@ -330,9 +344,15 @@ class Attractor(DynamicalSystem):
         elif cfg.diagnostics_every:
             rows = np.empty((len(uniforms) // cfg.diagnostics_every + 1, 5))
             written = run_presentations_watched(
-                self.couplings, self.state, biases, uniforms, *settings,
-                self.steps, cfg.diagnostics_every, rows,
-            )  # fmt: skip
+                self.couplings,
+                self.state,
+                biases,
+                uniforms,
+                *settings,
+                self.steps,
+                cfg.diagnostics_every,
+                rows,
+            )
             self.watched.extend(rows[:written])
         else:
             run_presentations(self.couplings, self.state, biases, uniforms, *settings)

@@ -122,6 +122,7 @@ class Force(DynamicalSystem):
     state_names = ("x", "readout", "inverse_correlation")
     metric_names = ("train_rmse", "test_rmse", "dw_norm", "readout_norm")
     figure_names = ("final_readout_norm", "activity_variance", "lyapunov_exponent")
+    metric_goals = {"train_rmse": "min", "test_rmse": "min"}
 
     @classmethod
     def check(cls, cfg, data=None) -> None:

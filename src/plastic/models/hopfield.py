@@ -50,6 +50,7 @@ class KrotovHopfield(MinibatchRule):
 
     Config = Config
     metric_names = ("pnorm_mean", "pnorm_std", "silent_units", *MinibatchRule.metric_names)
+    metric_goals = {"silent_units": "min"}
 
     @classmethod
     def check(cls, cfg, data=None) -> None:

@@ -84,6 +84,12 @@ class TopoWTA(FeatureLearner):
         "topographic_error",
         "cowinner_distance",
     )
+    # a map is better the closer its co-winners and the better it reconstructs its inputs
+    metric_goals = {
+        "reconstruction_mse": "min",
+        "topographic_error": "min",
+        "cowinner_distance": "min",
+    }
 
     @classmethod
     def check(cls, cfg, data=None) -> None:
@@ -200,9 +206,16 @@ class TopoWTA(FeatureLearner):
                 "needs numba's CUDA target: pip install 'plastic[gpu]' (or run with device=cpu)"
             ) from None
         run_steps(
-            weights, steps, ema, wins, *self._rule_arguments, True, self.cfg.n_winners, False,
+            weights,
+            steps,
+            ema,
+            wins,
+            *self._rule_arguments,
+            True,
+            self.cfg.n_winners,
+            False,
             *self._records(0),
-        )  # fmt: skip
+        )
         gaps = {
             "weights": np.abs(to_host(on_device[0]).T - weights).max(),
             "ema_output": np.abs(to_host(on_device[1]) - ema).max(),
@@ -217,8 +230,10 @@ class TopoWTA(FeatureLearner):
             )
         log.info(
             "topo_wta: the fused GPU kernel equals the CPU loop over its first %d steps "
-            "(largest difference %.1e)", len(steps), gaps[worst],
-        )  # fmt: skip
+            "(largest difference %.1e)",
+            len(steps),
+            gaps[worst],
+        )
         return fused
 
     def _records(self, length):
