@@ -1,6 +1,7 @@
 """The worked example, examples/own_rule/, runs both ways from a copy outside the repository:
 from its folder with --config-dir, and installed (its entry point) from any folder."""
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -31,6 +32,10 @@ def test_from_its_folder_with_config_dir(tmp_path):
     assert summary["status"] == "completed" and summary["model"] == "sanger"
     assert summary["metrics"]["probe_accuracy"] > summary["metrics"]["probe_random"]
     assert (next(folder.glob("outputs/*/*")) / "receptive_fields.gif").exists()
+    # a file of one's own is traced by its hash
+    rule = summary["rule"]
+    assert rule["class"] == "sanger.Sanger" and rule["distribution"] is None
+    assert rule["sha256"] == hashlib.sha256((folder / "sanger.py").read_bytes()).hexdigest()
 
     typo = run_plastic("run", "--config-dir", "conf", "model=sanger", "model.n_component=3",
                        cwd=folder)  # fmt: skip
@@ -59,4 +64,9 @@ def test_installed_from_any_folder(tmp_path):
         "run", "model=sanger", "dataset=digits", "trainer.epochs=1", cwd=elsewhere, env=env
     )
     assert result.returncode == 0, result.stderr
-    assert summary_of(elsewhere)["status"] == "completed"
+    summary = summary_of(elsewhere)
+    assert summary["status"] == "completed"
+    assert (summary["rule"]["distribution"], summary["rule"]["version"]) == (
+        "plastic-sanger",
+        "0.1.0",
+    )

@@ -314,3 +314,13 @@ def test_three_condition_keys_draw_parallel_coordinates(tmp_path):
     answer = result["findings"].answers[0]
     assert answer.best.label == "a=2 b=y c=0.2" and answer.p_value is None
     assert "fewer than 2 replicates" in answer.words
+
+
+def test_printed_paths_stay_whole_when_the_output_is_not_a_terminal(tmp_path, capsys):
+    """Into a log file or CI's output nothing wraps: a printed path can be pasted."""
+    deep = tmp_path / ("a_folder_name_long_enough_to_wrap_" * 4) / "sweep"
+    write_sweep(deep)
+    assert main(["report", str(deep)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.endswith(str(deep / "index.html")) for line in lines)
+    assert max(len(line) for line in lines) > 200  # one line each, however long
