@@ -19,6 +19,7 @@ USAGE = """\
 usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hydra app)
        plastic report FOLDER [--sort METRIC] [--replicates KEYS]  what a sweep concludes
        plastic report --compare RUN RUN ... [--out FOLDER]   runs from anywhere, side by side
+       plastic eval RUN [override ...] [--out FOLDER]        a finished run measured again
        plastic list [model=NAME | dataset=NAME]                choices; one's settings
        plastic --version
 
@@ -46,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
             return run_command(rest)
         if command == "report":
             return report_command(rest)
+        if command == "eval":
+            return eval_command(rest)
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
-    _error(f"unknown command {command!r}; the commands are: run, report, list (see plastic --help)")
+    _error(
+        f"unknown command {command!r}; the commands are: run, report, eval, list "
+        "(see plastic --help)"
+    )
     return 2
 
 
@@ -470,6 +476,25 @@ def _new_compare_folder() -> Path:
         if not candidate.exists():
             return candidate
     raise RuntimeError("no free folder for the comparison")
+
+
+# ----------------------------------------------------------------------------- eval
+def eval_command(args: list[str]) -> int:
+    """`plastic eval RUN [overrides] [--out FOLDER] [--steps N]`: a finished run's weights,
+    measured again into a folder of their own."""
+    from plastic.errors import UserError
+    from plastic.reevaluate import evaluate, parse, print_summary
+
+    try:
+        run, overrides, out, steps = parse(args)
+        print_summary(evaluate(run, overrides, out, steps))
+    except UserError as error:
+        _error(error.message)
+        return 2
+    except OSError as error:
+        _error(f"plastic eval cannot write {error.filename!r} ({error.strerror or error})")
+        return 2
+    return 0
 
 
 # ----------------------------------------------------------------------------- list
