@@ -555,32 +555,23 @@ def _print_job_line(summary: dict, run_dir: Path, metric: str | None) -> None:
 
 
 def _print_table(summary: dict, run_dir: Path) -> None:
-    from rich.table import Table
+    from rich.markup import escape
 
-    from plastic.terminal import console as make_console
+    from plastic.terminal import print_result
 
     style = {"completed": "green", "interrupted": "yellow"}.get(summary["status"], "red")
-    table = Table(
-        title=f"{summary['model']} on {summary['dataset']}: [{style}]{summary['status']}[/{style}]",
-        title_justify="left",
-    )
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in summary.get("metrics", {}).items():
-        table.add_row(name, f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}")
-    table.add_row("steps", f"{summary['steps']:,} / {summary['steps_total']:,}")
-    table.add_row("steps/s", f"{summary['steps_per_second']:,.0f}")
-    table.add_row("wall seconds", f"{summary['wall_seconds']:.1f}")
-    console = make_console()
-    console.print(table)
-    if summary.get("verdict"):
-        colour = verdict.colour(summary["verdict"])
-        console.print(f"verdict: [{colour}]{summary['verdict']}[/{colour}]")
-    console.print(f"run folder: [bold]{run_dir}[/bold]")
+    title = f"{summary['model']} on {summary['dataset']}: [{style}]{summary['status']}[/{style}]"
+    extra = [
+        ("steps", f"{summary['steps']:,} / {summary['steps_total']:,}"),
+        ("steps/s", f"{summary['steps_per_second']:,.0f}"),
+        ("wall seconds", f"{summary['wall_seconds']:.1f}"),
+    ]
+    console = print_result(title, summary.get("metrics", {}), extra, summary.get("verdict"))
+    console.print(f"run folder: [bold]{escape(str(run_dir))}[/bold]")
     shown = sorted(p.name for p in run_dir.iterdir() if p.suffix in (".gif", ".png"))
     if shown:
         console.print(f"pictures: {', '.join(shown)}")
-        console.print(f"all on one page: [bold]plastic report {run_dir}[/bold]")
+        console.print(f"all on one page: [bold]plastic report {escape(str(run_dir))}[/bold]")
 
 
 def _timestamp(seconds: float) -> str:

@@ -310,23 +310,10 @@ def _timestamp(seconds: float) -> str:
 
 def print_summary(summary: dict) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
-    from plastic import verdict
-    from plastic.replicates import number
-    from plastic.terminal import console as make_console
+    from plastic.terminal import print_result
 
-    table = Table(
-        title=f"{summary['model']} evaluated on {summary['dataset']}", title_justify="left"
-    )
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in summary["metrics"].items():
-        table.add_row(escape(name), number(float(value)))
-    console = make_console()
-    console.print(table)
-    if summary.get("verdict"):
-        colour = verdict.colour(summary["verdict"])
-        console.print(f"verdict: [{colour}]{escape(summary['verdict'])}[/{colour}]")
+    title = f"{summary['model']} evaluated on {summary['dataset']}"
+    console = print_result(title, summary["metrics"], [], summary.get("verdict"))
     console.print(f"evaluated run: {escape(summary['evaluated_run'])}")
     console.print(f"evaluation folder: [bold]{escape(summary['run_dir'])}[/bold]")

@@ -25,3 +25,28 @@ def _is_terminal(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # a closed or replaced stream
         return False
+
+
+def print_result(title: str, metrics: dict, extra: list[tuple[str, str]], verdict_line: str | None):
+    """A finished run's (or evaluation's) short table of final metrics and its verdict line;
+    returns the console, for the lines that follow."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from plastic import verdict
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        table.add_row(
+            escape(name), f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}"
+        )
+    for name, value in extra:
+        table.add_row(name, value)
+    out = console()
+    out.print(table)
+    if verdict_line:
+        colour = verdict.colour(verdict_line)
+        out.print(f"verdict: [{colour}]{escape(verdict_line)}[/{colour}]")
+    return out
