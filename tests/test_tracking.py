@@ -198,3 +198,15 @@ def test_a_store_that_cannot_be_written_costs_one_line_and_not_the_run(cli):
     run = cli.cwd / "unwritable"
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
     assert (run / "weights.npz").exists() and (run / "fields.png").exists()
+
+
+def test_a_refused_run_leaves_the_store_as_it_was(cli):
+    """The tracking process opens an existing store before the config is checked: for
+    reading only, so a refused run changes nothing."""
+    from tests.test_faults import fingerprint
+
+    assert cli("run", "experiment=smoke/oja", "logger=mlflow").returncode == 0
+    before = fingerprint(cli.cwd / "outputs")
+    refused = cli("run", "experiment=smoke/oja", "logger=mlflow", "model.tau=-1")
+    assert refused.returncode == 2 and "model.tau=-1.0 is not allowed" in refused.stderr
+    assert fingerprint(cli.cwd / "outputs") == before

@@ -48,7 +48,8 @@ from plastic.errors import UserError
 log = logging.getLogger("plastic")
 EXTRA = "pip install 'plastic[tracking]'"
 PARENT_FILE = "mlflow_parent_run.json"  # in a sweep's folder: the parent run and its store
-FLUSH_SECONDS = 2.0  # records reach the stores at least this often while a run lasts
+SEND_SECONDS = 0.5  # a run sends its records to the tracking process this often
+FLUSH_SECONDS = 2.0  # and they reach the stores at least this often while it lasts
 END_TIMEOUT = 300.0  # the longest a run waits for its records to be written at its end
 ARTIFACTS = (".png", ".gif", ".svg", ".csv", ".json", ".npz", ".log")
 
@@ -161,7 +162,7 @@ class TrackingProcess:
     it imports its libraries while the run starts up. A feeder thread sends the queued
     messages, so a record never waits for the pipe, however busy the tracking process is."""
 
-    def __init__(self, kinds: tuple[str, ...]):
+    def __init__(self, kinds: tuple[str, ...], existing_store: str | None = None):
         import multiprocessing
 
         self.kinds = tuple(kinds)
@@ -169,7 +170,9 @@ class TrackingProcess:
         receiving, self._sending = context.Pipe(duplex=False)
         self._replies, replying = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=serve, args=(self.kinds, receiving, replying), name="plastic-tracking"
+            target=serve,
+            args=(self.kinds, receiving, replying, existing_store),
+            name="plastic-tracking",
         )
         self.process.start()
         receiving.close()  # the tracking process holds the only reader: EOF when we are gone
@@ -180,7 +183,9 @@ class TrackingProcess:
         )
         self._feeder.start()
         self.frames: FrameSpec | None = None
-        self._records = 0  # records sent so far (every frames.every-th carries its fields)
+        self._records = 0  # records so far (every frames.every-th carries its fields)
+        self._batch: list[tuple] = []  # records not yet sent
+        self._send_at = time.monotonic() + SEND_SECONDS
         self.begun = self.ended = False
 
     def begin(self, spec: RunSpec) -> None:
@@ -214,11 +219,21 @@ class TrackingProcess:
         self._queue.put(("frames", frames))
 
     def record(self, step: int, row: dict[str, float], fields: np.ndarray) -> None:
+        """Keep a record; every SEND_SECONDS the kept ones go to the tracking process as one
+        message (one pickle, one wake-up of the feeder, whatever the pace of the records)."""
         shown = None
         if self.frames is not None and self._records % self.frames.every == 0:
             shown = np.array(fields[: self.frames.max_tiles], dtype=np.float32)  # a copy
         self._records += 1
-        self._queue.put(("record", int(step), dict(row), shown))
+        self._batch.append((int(step), dict(row), shown))
+        if time.monotonic() >= self._send_at:
+            self._send_batch()
+
+    def _send_batch(self) -> None:
+        if self._batch:
+            self._queue.put(("records", self._batch))
+            self._batch = []
+        self._send_at = time.monotonic() + SEND_SECONDS
 
     def end(self, summary: dict, timeout: float = END_TIMEOUT) -> None:
         """Write what is left and end the tracked runs with the run's status; the warnings of
@@ -226,6 +241,7 @@ class TrackingProcess:
         if self.ended:
             return
         self.ended = True
+        self._send_batch()
         self._queue.put(("end", _plain_summary(summary)))
         self._finish(timeout)
 
@@ -234,6 +250,7 @@ class TrackingProcess:
         if self.ended:
             return
         self.ended = True
+        self._send_batch()
         self._queue.put(("abort", status))
         self._finish(timeout)
 
@@ -284,7 +301,13 @@ def prewarm(arguments: list[str]) -> TrackingProcess | None:
     }.get(named[-1] if named else "", ())
     if not kinds or any(not _installed(k) for k in kinds):
         return None  # the run itself says which library is missing, in one line
-    return TrackingProcess(kinds)
+    # the default store, when it exists already and the line names no other, is opened too
+    # (read only: a refused run must change nothing)
+    store = Path("outputs", "mlflow.db").resolve()
+    named_store = any(a.startswith("logger.mlflow.tracking_uri=") for a in arguments)
+    usable = store.is_file() and store.stat().st_size > 0  # an empty file would be set up
+    existing = str(store) if "mlflow" in kinds and not named_store and usable else None
+    return TrackingProcess(kinds, existing)
 
 
 def start(
@@ -307,16 +330,19 @@ def start(
 
 
 # ----------------------------------------------------------------------------- the other side
-def serve(kinds: tuple[str, ...], receiving, replying) -> None:
-    """The tracking process: import the loggers' libraries, learn which run it tracks, take
-    records as they come, write them in batches, end the tracked runs when the run ends (or
-    when its process is gone)."""
+def serve(kinds: tuple[str, ...], receiving, replying, existing_store: str | None = None):
+    """The tracking process: import the loggers' libraries (and open `existing_store`, an
+    MLflow SQLite file, for reading), learn which run it tracks, take records as they come,
+    write them in batches, end the tracked runs when the run ends (or when its process is
+    gone)."""
     # Ctrl-C reaches every process of the terminal, SIGTERM every process of a SLURM step:
     # the run decides when tracking ends, so that its last records are written
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # the libraries' own chatter (retries, deprecations) stays here: a failure is one line,
     # sent to the run, which logs it
+    with contextlib.suppress(OSError, AttributeError):  # learning first, where cores are few
+        os.nice(5)
     logging.basicConfig(handlers=[logging.NullHandler()], force=True)
     warnings.simplefilter("ignore")
     _without_telemetry()
@@ -332,11 +358,12 @@ def serve(kinds: tuple[str, ...], receiving, replying) -> None:
 
     threading.Thread(target=read, daemon=True).start()
     _import_libraries(kinds)
+    opened = _open_store(existing_store) if existing_store else {}
     first = inbox.get()
     if first[0] != "spec":  # no run to track: refused before it began, or other loggers
         return
     spec = first[1]
-    loggers = Loggers(spec, replying)
+    loggers = Loggers(spec, replying, opened)
     loggers.start()
     pending: list[tuple] = []
     next_flush = time.monotonic() + FLUSH_SECONDS
@@ -352,8 +379,8 @@ def serve(kinds: tuple[str, ...], receiving, replying) -> None:
         if message is None:
             continue
         kind = message[0]
-        if kind == "record":
-            pending.append(message[1:])
+        if kind == "records":
+            pending.extend(message[1])
         elif kind == "frames":
             loggers.frames = message[1]
         elif kind in ("end", "abort", "gone"):
@@ -395,14 +422,28 @@ def _import_libraries(kinds: tuple[str, ...]) -> None:
                 importlib.import_module(module)
 
 
+def _open_store(path: str) -> dict:
+    """{uri: client} of an MLflow SQLite store that exists, opened (schema checked) for
+    reading before the run needs it; {} when it cannot be."""
+    uri = f"sqlite:///{path}"
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # builds the store: engine, schema check
+    except Exception:  # the run's own connection says what is wrong, if anything
+        return {}
+    return {uri: client}
+
+
 class Loggers:
     """The chosen loggers behind one face; each call guarded, so a failure costs a line."""
 
-    def __init__(self, spec: RunSpec, replying):
+    def __init__(self, spec: RunSpec, replying, opened: dict | None = None):
         self.spec, self.replying, self.frames = spec, replying, None
         self.loggers: list[Any] = []
         if spec.mlflow is not None:
-            self.loggers.append(MLflowLogger(spec))
+            self.loggers.append(MLflowLogger(spec, opened or {}))
         if spec.tensorboard is not None:
             self.loggers.append(TensorBoardLogger(spec, self))
 
@@ -449,8 +490,8 @@ class Loggers:
 class MLflowLogger:
     name = "mlflow"
 
-    def __init__(self, spec: RunSpec):
-        self.spec, self.cfg = spec, spec.mlflow
+    def __init__(self, spec: RunSpec, opened: dict):
+        self.spec, self.cfg, self.opened = spec, spec.mlflow, opened
         self.client = self.run_id = None
 
     def start(self) -> None:
@@ -458,7 +499,7 @@ class MLflowLogger:
         sweep_dir = Path(spec.sweep_dir) if spec.sweep_dir else None
         # a sweep's jobs start side by side: one at a time creates the store and the parent
         with _one_at_a_time(sweep_dir):
-            self.client, experiment, uri = connect(self.cfg, Path(spec.outputs))
+            self.client, experiment, uri = connect(self.cfg, Path(spec.outputs), self.opened)
             parent = sweep_dir and parent_run(self.client, experiment, sweep_dir, uri)
         tags = {"mlflow.runName": spec.run_name, "plastic.run_dir": spec.run_dir, **spec.tags}
         if spec.tags.get("plastic.git_commit"):
@@ -512,9 +553,9 @@ def run_status(status: str | None) -> str:
     return {"completed": "FINISHED", "interrupted": "KILLED"}.get(status or "", "FAILED")
 
 
-def connect(cfg: dict, outputs: Path):
-    """The MLflow client, the experiment id (created with its artifact folder when new) and
-    the store's URI."""
+def connect(cfg: dict, outputs: Path, opened: dict | None = None):
+    """The MLflow client (`opened[uri]` when the store is open already), the experiment id
+    (created with its artifact folder when new) and the store's URI."""
     # a server that does not answer is a warning line within seconds, not minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
@@ -527,7 +568,7 @@ def connect(cfg: dict, outputs: Path):
     if uri is None:
         uri, artifacts = default_store(outputs)
     _check_sqlite(uri)
-    client = MlflowClient(tracking_uri=uri)
+    client = (opened or {}).get(uri) or MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(cfg["experiment_name"])
     if found is not None:
         return client, found.experiment_id, uri
