@@ -885,8 +885,67 @@ def bench_runs(quick: bool) -> str:
     )
 
 
+def timed_run(cwd: str, arguments: list[str]) -> tuple[float, dict]:
+    """Wall seconds of `plastic run ARGUMENTS` through the console script, as a user starts
+    it (start-up and exit included), and its summary."""
+    script = str(Path(sys.executable).with_name("plastic"))
+    folder = Path(cwd) / f"run_{time.monotonic_ns()}"
+    t0 = time.perf_counter()
+    subprocess.run(
+        [script, "run", *arguments, "trainer.progress=off", f"hydra.run.dir={folder}"],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+    wall = time.perf_counter() - t0
+    return wall, json.loads((folder / "summary.json").read_text())
+
+
+def bench_tracking(quick: bool) -> str:
+    """The wall time of a run with each logger against logger=none, measured side by side."""
+    loggers = ("none", "tensorboard", "mlflow")
+    epochs = 6 if quick else 60  # about a second an epoch on these machines
+    cases = [
+        ("the default run, `experiment=bars_oja` (10,000 trials, 1,001 records)",
+         ["experiment=bars_oja"], 2 if quick else 9),
+        (f"a {epochs}-second run, `experiment=bars_oja trainer.epochs={epochs}` "
+         f"({epochs * 10_000:,} trials, {epochs * 1_000 + 1:,} records)",
+         ["experiment=bars_oja", f"trainer.epochs={epochs}"], 1 if quick else 3),
+    ]  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory() as cwd:
+        # the embedded store's one-time creation (its tables) is timed apart, before the rest
+        created, _ = timed_run(cwd, ["experiment=smoke/oja", "logger=mlflow"])
+        for title, arguments, repeats in cases:
+            walls: dict[str, list[float]] = {name: [] for name in loggers}
+            rates: dict[str, list[float]] = {name: [] for name in loggers}
+            for repeat in range(repeats):
+                # the order turns each time: no logger always runs after the same one
+                for name in loggers[repeat % 3 :] + loggers[: repeat % 3]:
+                    wall, summary = timed_run(cwd, [*arguments, f"logger={name}"])
+                    walls[name].append(wall)
+                    rates[name].append(summary["steps_per_second"])
+            base = float(np.median(walls["none"]))
+            for name in loggers:
+                wall = float(np.median(walls[name]))
+                rows.append(
+                    f"| {title} | {name} | {wall:.2f} | {100 * (wall / base - 1):+.1f} % "
+                    f"| {np.median(rates[name]):,.0f} | {repeats} |"
+                )
+    return (
+        "## Tracking: what logger=mlflow and logger=tensorboard add to a run\n\n"
+        "Each run through the console script, start-up and exit included, the loggers in "
+        "turn (the order rotating), the median of the repeats; the MLflow store is the "
+        "embedded SQLite one under outputs/, created beforehand (its creation, once per "
+        f"outputs/ folder, took {created:.1f} s for a smoke run, start-up included).\n\n"
+        "| run | logger | wall s (median) | against logger=none | learning steps/s | runs |\n"
+        "|---|---|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
 BENCHES = {
     "runs": bench_runs,
+    "tracking": bench_tracking,
     "oja": bench_oja,
     "minibatch": bench_minibatch,
     "features": bench_features,

@@ -97,26 +97,30 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_job(cli):
         assert {"config.yaml", "run.log", "summary.json", "metrics.csv"} <= artifacts
 
 
-def test_a_stopped_run_keeps_every_record_and_its_sweep_ends_killed(cli):
-    """SIGTERM to a sweep: each job saves and its records reach the store whole; the job's run
-    and the sweep's parent run end KILLED."""
+@pytest.mark.parametrize("stop", ["SIGTERM", "Ctrl-C"])
+def test_a_stopped_run_keeps_every_record_and_its_sweep_ends_killed(cli, stop):
+    """SIGTERM to a sweep, or Ctrl-C (SIGINT to every process of the terminal's group): each
+    job saves and its records reach the store whole; the job's run and the sweep's parent run
+    end KILLED."""
+    import os
     import signal
     import time
 
-    from tests.test_faults import LONG, start, wait_for_checkpoint
+    from tests.conftest import plastic_exe
+    from tests.test_faults import LONG, wait_for_checkpoint
 
-    process = start(
-        cli.cwd,
-        "-m",
-        *LONG,
-        "logger=mlflow",
-        "seed=0",
-        "hydra.launcher.n_workers=1",
-        "hydra.sweep.dir=cut",
-    )
+    process = subprocess.Popen(
+        [plastic_exe(), "run", "-m", *LONG, "logger=mlflow", "seed=0",
+         "hydra.launcher.n_workers=1", "hydra.sweep.dir=cut"],
+        cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )  # fmt: skip
     wait_for_checkpoint(cli.cwd / "cut" / "0")
     time.sleep(1.0)  # records on the way to the store
-    process.send_signal(signal.SIGTERM)
+    if stop == "SIGTERM":
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=180)
     assert process.returncode == 130, err
     rows = metrics_csv(cli.cwd / "cut" / "0")

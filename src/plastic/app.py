@@ -426,6 +426,8 @@ def _run(
 
         compiler.join()
         outcome = trainer.fit()
+        if tracker is not None:
+            tracker.flush()  # the last records are written while the run evaluates
 
         analysis_views: list = []
         if outcome.status == "diverged":

@@ -11,11 +11,11 @@
   images a run), the config as text, and the final figures (`final/NAME`) at the last step.
 
 The loggers run off the training loop, in a process of their own (`TrackingProcess`): a record
-costs the loop a copy of its row put on a queue. The tracking process imports MLflow and
-TensorBoard while the run trains, writes the records in batches every `FLUSH_SECONDS`, and
-everything left at the run's end, on Ctrl-C or SIGTERM alike (it ignores those signals and
-ends when the run tells it to). If the run's process dies (kill -9), it ends the tracked run
-as KILLED with what it received.
+costs the loop a copy of its row kept in a list, sent every `SEND_SECONDS`. The tracking
+process imports MLflow and TensorBoard while the run starts, writes the records in batches as
+they come, and everything left at the run's end, on Ctrl-C or SIGTERM alike (it ignores those
+signals and ends when the run tells it to). If the run's process dies (kill -9), it ends the
+tracked run as KILLED with what it received.
 
 A logger that fails (an unreachable server, a full disk) costs one warning line and is dropped;
 the run goes on and its folder is complete. Both need the `tracking` extra.
@@ -48,8 +48,7 @@ from plastic.errors import UserError
 log = logging.getLogger("plastic")
 EXTRA = "pip install 'plastic[tracking]'"
 PARENT_FILE = "mlflow_parent_run.json"  # in a sweep's folder: the parent run and its store
-SEND_SECONDS = 0.5  # a run sends its records to the tracking process this often
-FLUSH_SECONDS = 2.0  # and they reach the stores at least this often while it lasts
+SEND_SECONDS = 0.25  # a run sends its records to the tracking process this often
 END_TIMEOUT = 300.0  # the longest a run waits for its records to be written at its end
 ARTIFACTS = (".png", ".gif", ".svg", ".csv", ".json", ".npz", ".log")
 
@@ -229,6 +228,11 @@ class TrackingProcess:
         if time.monotonic() >= self._send_at:
             self._send_batch()
 
+    def flush(self) -> None:
+        """Send the records kept so far now (training has ended: they are written while the
+        run evaluates and draws)."""
+        self._send_batch()
+
     def _send_batch(self) -> None:
         if self._batch:
             self._queue.put(("records", self._batch))
@@ -341,8 +345,9 @@ def serve(kinds: tuple[str, ...], receiving, replying, existing_store: str | Non
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # the libraries' own chatter (retries, deprecations) stays here: a failure is one line,
     # sent to the run, which logs it
-    with contextlib.suppress(OSError, AttributeError):  # learning first, where cores are few
-        os.nice(5)
+    # learning first where cores are few: the imports and writes take what the run leaves
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(19)
     logging.basicConfig(handlers=[logging.NullHandler()], force=True)
     warnings.simplefilter("ignore")
     _without_telemetry()
@@ -365,36 +370,34 @@ def serve(kinds: tuple[str, ...], receiving, replying, existing_store: str | Non
     spec = first[1]
     loggers = Loggers(spec, replying, opened)
     loggers.start()
-    pending: list[tuple] = []
-    next_flush = time.monotonic() + FLUSH_SECONDS
     while True:
-        try:
-            message = inbox.get(timeout=max(0.01, next_flush - time.monotonic()))
-        except queue.Empty:
-            message = None
-        if message is None or time.monotonic() >= next_flush:
+        # what has come meanwhile is written in one batch, messages kept in their order
+        messages = [inbox.get()]
+        with contextlib.suppress(queue.Empty):
+            while True:
+                messages.append(inbox.get_nowait())
+        pending: list[tuple] = []
+        for message in messages:
+            kind = message[0]
+            if kind == "records":
+                pending.extend(message[1])
+                continue
             loggers.records(pending)
             pending = []
-            next_flush = time.monotonic() + FLUSH_SECONDS
-        if message is None:
-            continue
-        kind = message[0]
-        if kind == "records":
-            pending.extend(message[1])
-        elif kind == "frames":
-            loggers.frames = message[1]
-        elif kind in ("end", "abort", "gone"):
-            loggers.records(pending)
-            if kind == "end":
-                loggers.end(message[1])
-            else:
-                loggers.abort("KILLED" if kind == "gone" else message[1])
-            with contextlib.suppress(OSError):
-                replying.send(("done", ""))
-                replying.close()
-            # everything is written and closed: skip the interpreter's teardown of MLflow,
-            # SQLAlchemy and TensorBoard (most of a second), which the run would wait for
-            os._exit(0)
+            if kind == "frames":
+                loggers.frames = message[1]
+            elif kind in ("end", "abort", "gone"):
+                if kind == "end":
+                    loggers.end(message[1])
+                else:
+                    loggers.abort("KILLED" if kind == "gone" else message[1])
+                with contextlib.suppress(OSError):
+                    replying.send(("done", ""))
+                    replying.close()
+                # everything is written and closed: skip the interpreter's teardown of MLflow,
+                # SQLAlchemy and TensorBoard (most of a second), which the run would wait for
+                os._exit(0)
+        loggers.records(pending)
 
 
 def _without_telemetry() -> None:
