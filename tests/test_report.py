@@ -285,7 +285,7 @@ def test_compare_into_a_folder_that_holds_files_is_refused(tmp_path, capsys):
     [
         (["report", "--nosuchflag"], "unrecognized arguments: --nosuchflag"),
         (["report", "--compare"], "expected at least one argument"),
-        (["report", "x", "--out", "y"], "--out goes with --compare"),
+        (["report", "x", "--sort"], "expected one argument"),
     ],
 )
 def test_bad_report_flags_are_one_line(tmp_path, capsys, monkeypatch, args, words):
@@ -324,3 +324,79 @@ def test_printed_paths_stay_whole_when_the_output_is_not_a_terminal(tmp_path, ca
     lines = capsys.readouterr().out.splitlines()
     assert any(line.endswith(str(deep / "index.html")) for line in lines)
     assert max(len(line) for line in lines) > 200  # one line each, however long
+
+
+def test_a_report_goes_elsewhere_with_out_and_the_sweep_stays_as_it_was(tmp_path):
+    from tests.test_faults import fingerprint
+
+    sweep = write_sweep(tmp_path / "sweep")
+    before = fingerprint(sweep)
+    assert main(["report", str(sweep), "--out", str(tmp_path / "page")]) == 0
+    assert fingerprint(sweep) == before
+    page = (tmp_path / "page" / "index.html").read_text()
+    assert 'href="../sweep/0/summary.json"' in page and 'src="metric_bar_coverage.svg"' in page
+    assert (tmp_path / "page" / "conditions.csv").exists()
+
+
+def read_only(folder):
+    """`folder` as a read-only tmpfs holding what it held, where one can be mounted (root)."""
+    import shutil
+    import subprocess
+
+    keep = folder.with_name(folder.name + "_copy")
+    shutil.copytree(folder, keep)
+    shutil.rmtree(folder)
+    folder.mkdir()
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "tmpfs", str(folder)], capture_output=True
+    ).returncode:
+        pytest.skip("no tmpfs can be mounted here (root only)")
+    shutil.copytree(keep, folder, dirs_exist_ok=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    return folder
+
+
+def test_a_read_only_sweep_is_one_line_and_can_be_reported_elsewhere(tmp_path, capsys):
+    import subprocess
+
+    from tests.test_faults import fingerprint
+
+    sweep = read_only(write_sweep(tmp_path / "sweep"))
+    try:
+        before = fingerprint(sweep)
+        assert main(["report", str(sweep)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "cannot write" in err and "--out FOLDER" in err and len(err.splitlines()) == 1
+        assert fingerprint(sweep) == before
+        assert main(["report", str(sweep), "--out", str(tmp_path / "page")]) == 0
+        assert main(["report", "--compare", str(sweep / "0"), str(sweep / "1"),
+                     "--out", str(sweep / "cmp")]) == 2  # fmt: skip
+        assert "cannot be made" in capsys.readouterr().err
+        assert fingerprint(sweep) == before
+    finally:
+        subprocess.run(["umount", str(sweep)], capture_output=True)
+
+
+def test_sigterm_stops_a_report_as_ctrl_c_does(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import plastic_exe
+
+    sweep = tmp_path / "big"
+    values = {str(tau): [float(tau + s) for s in range(20)] for tau in range(12)}
+    write_sweep(sweep, values)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        process = subprocess.Popen([plastic_exe(), "report", str(sweep)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.time() + 60  # until it writes: past its start, into the drawing
+        while not (sweep / "sweep.csv").exists() and time.time() < deadline:
+            time.sleep(0.02)
+        (sweep / "sweep.csv").unlink()  # the next round waits for its own
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+        if process.returncode == 0:
+            pytest.skip("the report ended before the signal came")
+        assert process.returncode == 130 and err.strip() == "plastic: error: interrupted"
+        assert not list(sweep.glob(".*.tmp"))

@@ -12,8 +12,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,14 @@ from plastic import (
 from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
 from plastic.config import rule_choice, validate
-from plastic.errors import OutputFailed, PlasticError, RunDiverged, RunInterrupted, UserError
+from plastic.errors import (
+    OutputFailed,
+    PlasticError,
+    RunDiverged,
+    RunInterrupted,
+    UserError,
+    sigterm_as_interrupt,
+)
 from plastic.evaluate import Evaluator
 from plastic.pictures import curves, fields
 from plastic.trainer import Trainer, load_compiler
@@ -210,7 +215,7 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         log.info("job %s kept as it was (%s)", run_dir.name, status)
         return _kept_result(cfg, run_dir)
     try:
-        with _terminate_as_interrupt():
+        with sigterm_as_interrupt():
             rule, settings = validate(cfg)  # again: each multirun job is composed anew
             return _run(
                 cfg,
@@ -315,24 +320,6 @@ def available_memory() -> int | None:
 
 def _gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB" if n >= 2**28 else f"{n / 2**20:,.0f} MiB"
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM outside the training loop aborts as Ctrl-C does (the loop itself stops at the
-    next block and saves): the run's summary says interrupted instead of nothing at all."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _kept_result(cfg, run_dir: Path) -> float | None:

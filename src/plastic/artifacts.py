@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,3 +125,29 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+@contextlib.contextmanager
+def whole_folder(out: Path, what: str):
+    """Make the folder `out` whole or not at all: the block writes into a temporary folder
+    beside it (yielded), renamed to `out` when the block ends; on any error nothing is left.
+    `out` must be new or an empty folder (UserError otherwise: `what` names the command)."""
+    from plastic.errors import UserError
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(
+            f"{what} {str(out)!r}: it exists and is not an empty folder; choose a new one"
+        )
+    building = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        building.mkdir(parents=True)
+    except OSError as error:
+        raise UserError(f"{what} {str(out)!r} cannot be made ({error.strerror or error})") from None
+    try:
+        yield building
+        if out.exists():
+            out.rmdir()  # empty, as checked: the finished folder takes its place
+        os.replace(building, out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)

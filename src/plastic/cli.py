@@ -45,10 +45,15 @@ def main(argv: list[str] | None = None) -> int:
             return list_command(rest)
         if command == "run":
             return run_command(rest)
-        if command == "report":
-            return report_command(rest)
-        if command == "eval":
-            return eval_command(rest)
+        from plastic.errors import sigterm_as_interrupt
+
+        # SIGTERM stops a report or an evaluation as Ctrl-C does (a run handles it itself,
+        # and saves): one line, exit 130, every file whole and no half-made folder
+        with sigterm_as_interrupt():
+            if command == "report":
+                return report_command(rest)
+            if command == "eval":
+                return eval_command(rest)
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
@@ -427,9 +432,7 @@ def report_command(args: list[str]) -> int:
     from plastic.report import print_table, report
 
     folder = options.out if options.compare else options.folder
-    if options.out and not options.compare:
-        _error("plastic report: --out goes with --compare RUN RUN ...")
-        return 2
+    out = Path(options.out) if options.out and not options.compare else None
     if options.compare and folder is None:
         folder = _new_compare_folder()
     if folder is None:
@@ -438,7 +441,7 @@ def report_command(args: list[str]) -> int:
     replicates = tuple(k.strip() for k in options.replicates.split(",") if k.strip())
     try:
         print_table(
-            report(Path(folder), options.sort, options.ascending, options.compare, replicates)
+            report(Path(folder), options.sort, options.ascending, options.compare, replicates, out)
         )
     except UserError as error:
         _error(error.message)
@@ -446,8 +449,8 @@ def report_command(args: list[str]) -> int:
     except OSError as error:  # a read-only folder, a full disk: what was written is whole
         where = error.filename or folder
         _error(
-            f"plastic report cannot write {str(where)!r} ({error.strerror or error}); "
-            "the files already there are whole"
+            f"plastic report cannot write {str(where)!r} ({error.strerror or error}); the "
+            "files already there are whole (--out FOLDER writes the report elsewhere)"
         )
         return 2
     return 0

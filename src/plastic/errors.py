@@ -1,5 +1,9 @@
 """The ways a run can end other than by completing, each with its exit code."""
 
+import contextlib
+import signal
+import threading
+
 
 class PlasticError(Exception):
     """Base: carries the one line shown to the user and the process exit code."""
@@ -38,3 +42,22 @@ class RunInterrupted(PlasticError):
     def __init__(self, message: str, stopped_by: str = ""):
         super().__init__(message)
         self.stopped_by = stopped_by  # the signal's name, when a signal stopped the run
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM aborts as Ctrl-C does (KeyboardInterrupt) for as long as the block lasts: a
+    run outside its training loop (which stops at the next block and saves) says interrupted
+    instead of nothing at all; a report or an evaluation ends in one line, exit 130."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

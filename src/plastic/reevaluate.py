@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from plastic.artifacts import SUMMARY, WEIGHTS, read_npz, write_csv, write_json, write_text
+from plastic.artifacts import (
+    SUMMARY,
+    WEIGHTS,
+    read_npz,
+    whole_folder,
+    write_csv,
+    write_json,
+    write_text,
+)
 from plastic.errors import UserError
 
 # what an evaluation may change: what is measured and how it shows, never what was learned
@@ -77,24 +83,14 @@ def evaluate(run: Path, overrides: list[str], out: Path | None, steps: int) -> d
 
     rule, settings = validate(cfg)
     out = (out or _default_folder(run)).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):  # before any work
         raise UserError(f"plastic eval --out {str(out)!r}: it exists and is not an empty folder")
     started = time.time()
     model, initial, dataset, backend = _built(cfg, rule, settings, run)
-    building = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        building.mkdir(parents=True)
-    except OSError as error:
-        raise UserError(f"plastic eval cannot make {str(out)!r} ({error.strerror})") from None
-    try:
+    with whole_folder(out, "plastic eval --out") as building:
         summary = _measure(cfg, rule, model, initial, dataset, backend, building, steps)
         summary.update(evaluated_run=str(run), overrides=overrides, run_dir=str(out))
         _write_record(building, cfg, overrides, summary, started)
-        if out.exists():
-            out.rmdir()  # empty, as checked: the finished folder takes its place
-        os.replace(building, out)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
     return summary
 
 

@@ -23,7 +23,6 @@ import io
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 import yaml
 
 from plastic import replicates as rep
-from plastic.artifacts import SUMMARY, write_text
+from plastic.artifacts import SUMMARY, whole_folder, write_text
 from plastic.errors import UserError
 
 PICTURES = (
@@ -694,9 +693,9 @@ def _conditions_section(page: Page, findings: Findings) -> None:
 
 
 def write_sweep_page(
-    path: Path, title: str, rows: list[dict], findings: Findings, figures: list[Path]
+    path: Path, title: str, rows: list[dict], findings: Findings, figures: list[Path], home: Path
 ) -> Path:
-    page = Page(path.parent)
+    page = Page(home)
     keys = findings.condition_keys + findings.replicate_keys
     counts = {
         s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)
@@ -735,9 +734,10 @@ def report(
     ascending: bool = False,
     compare: list[Path] | None = None,
     replicate_keys: tuple[str, ...] = rep.REPLICATES,
+    out: Path | None = None,
 ) -> dict:
-    """The tables, figures and index.html of a sweep or a run folder; with `compare`, of those
-    run folders, written to `folder`."""
+    """The tables, figures and index.html of a sweep or a run folder, written into it (or
+    into `out`, a new folder made whole); with `compare`, of those run folders, into `folder`."""
     if compare:
         return compare_runs(Path(folder), compare)
     folder = Path(folder).resolve()
@@ -749,19 +749,13 @@ def report(
         )
     findings = conclude(rows, replicate_keys, sort_by)
     rows = sort_rows(rows, findings.primary, ascending)
-    figures: list[Path] = []
-    if multirun:
-        from plastic import viz
-
-        write_csv(
-            folder / "sweep.csv", rows, findings.condition_keys + findings.replicate_keys, metrics
-        )
-        if findings.condition_keys or findings.replicated:
-            write_conditions_csv(folder / "conditions.csv", findings)
-        # one pool for all the figures: the cores stay busy until the last one is drawn
-        figures = viz.draw_all(figure_drawings(folder, findings, rows))
-    title = f"plastic report: {folder.name}" + (f" ({len(rows)} runs)" if multirun else "")
-    page = write_sweep_page(folder / "index.html", title, rows, findings, figures)
+    if out is None:
+        figures, page = _write_report(folder, folder, rows, findings, multirun)
+    else:
+        home = Path(out).resolve()
+        with whole_folder(home, "plastic report --out") as building:
+            figures, page = _write_report(building, home, rows, findings, multirun)
+        figures, page = [home / p.name for p in figures], home / page.name
     return {
         "rows": rows,
         "findings": findings,
@@ -771,6 +765,26 @@ def report(
         "multirun": multirun,
         "compare": None,
     }
+
+
+def _write_report(into: Path, home: Path, rows, findings: Findings, multirun: bool):
+    """sweep.csv, conditions.csv, the figures and index.html, written into `into`; the page's
+    links are relative to `home`, where it will be read."""
+    figures: list[Path] = []
+    if multirun:
+        from plastic import viz
+
+        keys = findings.condition_keys + findings.replicate_keys
+        write_csv(into / "sweep.csv", rows, keys, findings.metrics)
+        if findings.condition_keys or findings.replicated:
+            write_conditions_csv(into / "conditions.csv", findings)
+        # one pool for all the figures: the cores stay busy until the last one is drawn
+        figures = viz.draw_all(figure_drawings(into, findings, rows))
+    runs = rows[0]["folder"].parent if multirun else rows[0]["folder"]
+    title = f"plastic report: {runs.name}" + (f" ({len(rows)} runs)" if multirun else "")
+    shown = [home / p.name for p in figures]
+    page = write_sweep_page(into / "index.html", title, rows, findings, shown, home)
+    return figures, page
 
 
 # ----------------------------------------------------------------------------- --compare
@@ -785,31 +799,13 @@ def compare_runs(out: Path, runs: list[Path]) -> dict:
         configs.append(config)
     _name_uniquely(rows)
     out = Path(out).resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(
-            f"plastic report --compare --out {str(out)!r}: it exists and is not an "
-            "empty folder; choose a new one"
-        )
     differing = differing_keys(configs)
-    building = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        building.mkdir(parents=True)
-    except OSError as error:
-        raise UserError(
-            f"plastic report --compare --out {str(out)!r} cannot be made "
-            f"({error.strerror or error})"
-        ) from None
-    try:
+    with whole_folder(out, "plastic report --compare --out") as building:
         figures = _compare_figures(building, rows)
         findings = conclude(rows, (), keys=[])
         _write_compare_page(
             building / "index.html", out, rows, configs, differing, figures, findings
         )
-        if out.exists():
-            out.rmdir()  # empty, as checked: the finished folder takes its place
-        os.replace(building, out)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
     return {
         "rows": rows,
         "findings": findings,
