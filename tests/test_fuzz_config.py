@@ -40,6 +40,8 @@ def violations(prefix: str, schema: type) -> list[str]:
             out.append(f"{key}={rules['gt'] - 1}")
         if "ge" in rules:
             out.append(f"{key}={rules['ge'] - 1}")
+        if rules.keys() & {"gt", "ge", "lt", "le"} and f.type in (float, float | None, "float"):
+            out.append(f"{key}=inf")  # passes "> 0" as a number: refused as not finite
         if "choices" in rules:
             out.append(f"{key}=nosuch")
         if f.type in (bool, "bool"):
@@ -54,12 +56,32 @@ CASES = [
     (choices, bad) for prefix, choices, schema in SECTIONS for bad in violations(prefix, schema)
 ]
 MALFORMED = ["model.tau=[", "=3", "model..tau=1", "model.tau", "trainer.epochs=}"]
+# the second round's families: flags, launchers' settings, search spaces (checked before any job)
+SEARCH = ["-m", "hydra/sweeper=optuna", "optimize_metric=bar_coverage", "hydra.sweeper.n_trials=2"]
+FAMILIES = [
+    ([], "--nosuchflag"),
+    (["-m", "seed=0,1"], "hydra.launcher.n_workers=0"),
+    (["-m", "seed=0,1", "hydra/launcher=joblib"], "hydra.launcher.n_jobs=0"),
+    (SEARCH, "model.tau_learning=interval(4000,500)"),
+    (SEARCH, "model.tau_learning=interval(-5,-1)"),
+    (SEARCH, "model.lateral_inhibition=interval(0,1)"),
+    (SEARCH, "model.tau_learning=tag(log,interval(0.0,10.0))"),
+    (SEARCH, "hydra.sweeper.direction=sideways"),
+    (SEARCH, "hydra.sweeper.n_trials=0"),
+    (SEARCH, "hydra.sweeper.storage=sqlite:////proc/nowhere/optuna.db"),
+]
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=36, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.one_of(st.sampled_from(CASES), st.sampled_from(MALFORMED).map(lambda m: ([], m))))
+@given(
+    st.one_of(
+        st.sampled_from(CASES),
+        st.sampled_from(MALFORMED).map(lambda m: ([], m)),
+        st.sampled_from(FAMILIES),
+    )
+)
 def test_any_bad_override_is_one_line_exit_2_and_no_folder(cli, case):
     choices, bad = case
     result = cli("run", *choices, bad)

@@ -30,6 +30,7 @@ from plastic import (
     launchers,
     pictures,
     provenance,
+    search,
     tracking,
     verdict,
     views,
@@ -40,8 +41,10 @@ from plastic.config import rule_choice, validate
 from plastic.errors import (
     OutputFailed,
     PlasticError,
+    RuleFault,
     RunDiverged,
     RunInterrupted,
+    TrialFailed,
     UserError,
     sigterm_as_interrupt,
 )
@@ -148,6 +151,7 @@ class Guard(Callback):
             validate(config)  # what the sweep does not change (each job is checked again)
             make_backend(config.device, config.seed)
             launchers.check(config.hydra.launcher)  # SLURM: sbatch there, the partition known
+            search.check(config)  # optuna: its search space and settings, before any trial
             HydraConfig.instance().set_config(config)
             sweep_dir = Path(str(config.hydra.sweep.dir))
             SWEEPS.append(sweep_dir)
@@ -207,7 +211,7 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         lock = lock_run_dir(run_dir)
     except UserError as error:  # another process writes there: leave its folder alone
         ENDED.append((run_dir, error))
-        return float("nan") if cfg.optimize_metric else None
+        return _no_result(cfg, multirun, run_dir, error.message)
     status = run_status(run_dir) if multirun else None
     if status is not None and status not in ("interrupted", "unfinished"):
         # a sweep launched again, or a job that SLURM requeued: what ended stays as it is
@@ -238,24 +242,25 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         with contextlib.suppress(OSError):  # it may fail again: the disk is full
             summary.update(status="failed", reason=failure.message)
             _write_summary(run_dir, summary, started)
-        return float("nan") if cfg.optimize_metric else None
+        return _no_result(cfg, multirun, run_dir, failure.message)
     except KeyboardInterrupt:  # outside the loop's own handling: before or after learning
         kept = "; checkpoint.npz kept" if (run_dir / CHECKPOINT).exists() else ""
         summary.update(status="interrupted", reason=f"aborted by a signal{kept}")
         if run_status(run_dir) != "completed":  # a finished record is never overwritten
             _write_summary(run_dir, summary, started)
         ENDED.append((run_dir, RunInterrupted(f"run interrupted: {summary['reason']}")))
-        return float("nan") if cfg.optimize_metric else None
+        return _no_result(cfg, multirun, run_dir, summary["reason"])
     except PlasticError as error:  # its own end (diverged, interrupted) or a user mistake
-        if isinstance(error, UserError) and not cfg.resume and status is None:
-            # a resumed (or continued) run's record stays as it was
+        refused = isinstance(error, UserError) and not cfg.resume and status is None
+        if refused or isinstance(error, RuleFault):
+            # a refused resume (or continued job) leaves the run's record as it was
             summary["reason"] = error.message
             _write_summary(run_dir, summary, started)
         ENDED.append((run_dir, error))
         if isinstance(error, RunInterrupted) and error.stopped_by == "SIGUSR2":
             launchers.pass_on_time_limit_warning()  # saved: now submitit requeues the job
         # a sweeper (optuna) reads this as a failed trial; the other jobs go on
-        return float("nan") if cfg.optimize_metric else None
+        return _no_result(cfg, multirun, run_dir, error.message)
     except BaseException as error:  # a bug or an unexpected end: the folder says so
         summary.update(status="failed", reason=f"{type(error).__name__}: {error}")
         _write_summary(run_dir, summary, started)
@@ -322,6 +327,14 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB" if n >= 2**28 else f"{n / 2**20:,.0f} MiB"
 
 
+def _no_result(cfg, multirun: bool, run_dir: Path, reason: str) -> None:
+    """What a job that did not complete returns: nothing; to a sweeper that optimises a
+    metric (optuna), a failed trial, by raising TrialFailed (a NaN would stop the search)."""
+    if multirun and cfg.optimize_metric:
+        raise TrialFailed(f"job {run_dir.name} did not complete: {reason}")
+    return None
+
+
 def _kept_result(cfg, run_dir: Path) -> float | None:
     """What a kept job returns to a sweeper: its recorded optimize_metric."""
     if not cfg.optimize_metric:
@@ -329,10 +342,12 @@ def _kept_result(cfg, run_dir: Path) -> float | None:
     import json
 
     try:
-        value = json.loads((run_dir / SUMMARY).read_text())["metrics"][cfg.optimize_metric]
-        return float(value) if value is not None else float("nan")
+        value = float(json.loads((run_dir / SUMMARY).read_text())["metrics"][cfg.optimize_metric])
     except (OSError, ValueError, KeyError, TypeError):
-        return float("nan")
+        value = float("nan")
+    if value != value:  # kept, but without the figure: a failed trial, as when it ran
+        raise TrialFailed(f"job {run_dir.name} was kept without {cfg.optimize_metric}")
+    return value
 
 
 def _run(

@@ -97,6 +97,7 @@ def run_command(args: list[str]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     warm = None
     try:
+        _refuse_unknown_flags(args)
         args = expand_resume(args)
         from plastic import tracking
 
@@ -120,6 +121,10 @@ def run_command(args: list[str]) -> int:
             _report_sweep(sweeps[-1], interrupted=True)
         return _report(error, show_traces)
     except Exception as error:
+        stopped = _stopped_search(error)
+        if stopped is not None and not show_traces:
+            print(f"plastic: {stopped}", file=sys.stderr)
+            return 1
         message = user_message(error)
         if message is None or show_traces:
             raise  # not a user mistake: a bug, shown in full
@@ -140,6 +145,40 @@ def run_command(args: list[str]) -> int:
             error.message = f"{error.message} ({run_dir})"
     codes = [_report(error, show_traces) for _, error in app.ENDED]
     return max(codes, default=0)
+
+
+def _refuse_unknown_flags(args: list[str]) -> None:
+    """A flag that neither plastic nor Hydra knows is one line naming it and the known ones
+    (Hydra's parser would print its whole usage)."""
+    from hydra._internal.utils import get_args_parser
+
+    from plastic.errors import UserError
+
+    parser = get_args_parser()
+    known = sorted({o for action in parser._actions for o in action.option_strings})
+
+    def refuse(message: str):
+        raise UserError(f"plastic run: {message}; the flags are: {', '.join(known)}")
+
+    parser.error = refuse  # argparse would print its usage and exit
+    _, unknown = parser.parse_known_args(args)
+    flags = [a for a in unknown if a.startswith("-")]
+    if flags:
+        refuse(f"unknown flag {flags[0]}")
+
+
+def _stopped_search(error: Exception) -> str | None:
+    """One line for a search (optuna) that its failed trials stopped, else None."""
+    from plastic.errors import TrialFailed
+
+    if isinstance(error, TrialFailed):
+        return (
+            f"the search stopped at a failed trial ({error}); hydra.sweeper.max_failure_rate="
+            "1.0 lets a search go on past failed trials"
+        )
+    if isinstance(error, ValueError) and "No trials are completed yet" in str(error):
+        return "every trial of the search failed; plastic report on its folder says why"
+    return None
 
 
 def config_dirs(args: list[str]) -> tuple[Path, ...]:
@@ -314,6 +353,12 @@ def user_message(error: BaseException) -> str | None:
             f"({reasons[0].removeprefix('sbatch: error: ').strip()}); check "
             "hydra.launcher.partition (sinfo lists them), timeout_min, mem_gb, gpus_per_node "
             "and additional_parameters"
+        )
+    if type(error).__name__ == "FailedSubmissionError":  # sbatch answered, but not as SLURM
+        said = " ".join(str(error).split('"')[1:2]).strip()[:120] if '"' in str(error) else ""
+        return (
+            f"hydra/launcher=slurm: sbatch's answer cannot be read as a job id ({said!r}); "
+            "check that the sbatch on PATH is SLURM's (which sbatch)"
         )
     if isinstance(error, ValueError) and _raised_in_hydra(error):  # Hydra's own usage checks
         return _first_line(str(error))

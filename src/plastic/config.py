@@ -8,6 +8,7 @@ dataclasses); `validate` then checks each value against the bounds declared next
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,9 +163,10 @@ def register_configs(config_dirs: tuple[Path, ...] = ()) -> None:
             continue
         try:
             cls = registry.import_target(offer.target, "model")
-            store.store(group="model", name=name, node=registry.rule_defaults(cls, offer.dotted))
-        except Exception:  # a broken third-party package must not stop plastic: skip it
-            continue
+            node = registry.rule_defaults(cls, offer.dotted)
+        except Exception:  # a broken package stops only the runs that choose it, in one
+            node = {registry.TARGET: offer.dotted}  # line: its import is tried again there
+        store.store(group="model", name=name, node=node)
     for name, offer in registry.offers(registry.DATASETS).items():
         try:
             source = registry.import_target(offer.target, "dataset")
@@ -214,6 +216,9 @@ def validate(cfg: DictConfig) -> tuple[type, Any]:
     }
     for section, schema in sections.items():
         _refuse_unknown_keys(cfg[section], schema, section)
+    source = registry.dataset_source(cfg.dataset.name)
+    if hasattr(source, "check"):  # a dataset's own cheap checks (its files), before any work
+        source.check(cfg.dataset)
     from plastic.tracking import check_available
 
     check_available(cfg.logger)
@@ -357,6 +362,9 @@ def bounds_text(rules: dict) -> str:
 def _broken_rule(value: Any, rules: dict) -> str | None:
     if "choices" in rules and value not in rules["choices"]:
         return "choose one of " + ", ".join(map(str, rules["choices"]))
+    bounded = any(k in rules for k, _, _ in BOUNDS)
+    if bounded and isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number {bounds_text(rules)}"  # inf passes "> 0" otherwise
     if any(k in rules and not ok(value, rules[k]) for k, _, ok in BOUNDS):
         return f"must be {bounds_text(rules)}"
     return None

@@ -28,6 +28,18 @@ class OutputFailed(PlasticError):
     exit_code = 2
 
 
+class RuleFault(PlasticError):
+    """A rule broke a promise the runner relies on (its features are NaN, say): the run is
+    recorded as failed, in one line that names the rule."""
+
+    exit_code = 1
+
+
+class TrialFailed(Exception):
+    """A job of a search that did not complete (its folder says why): the sweeper (optuna)
+    counts it as a failed trial. Not a PlasticError: it is the sweeper's to handle."""
+
+
 class RunDiverged(PlasticError):
     """The model's state became NaN or infinite; the last good checkpoint was kept."""
 

@@ -71,6 +71,21 @@ def linear_probe(train_x, train_y, test_x, test_y, seed: int = 0, max_iter: int 
     return float(probe.score(test_x, test_y))
 
 
+def finite_features(features, whose: str) -> np.ndarray:
+    """The features a probe fits, refused in one line (RuleFault) when any is NaN or infinite:
+    scikit-learn would stop with its own traceback."""
+    from plastic.errors import RuleFault
+
+    features = np.asarray(features)
+    bad = int(features.size - np.isfinite(features).sum())
+    if bad:
+        raise RuleFault(
+            f"{whose} gave {bad:,} non-finite values (NaN or infinite) of {features.size:,}: "
+            "the linear probe needs finite features"
+        )
+    return features
+
+
 def duplicate_fields(fields: np.ndarray, threshold: float = DUPLICATE_COSINE) -> int:
     """Units whose field has a near-twin (cosine above the threshold) among the others."""
     cosines = cosine_matrix(fields, fields)
@@ -118,14 +133,18 @@ class Evaluator:
             size = self.probe.train_size or d.n_train
             x, y = d.train[:size], d.train_labels[:size]
 
-            def probe(encode):
-                return linear_probe(
-                    encode(x), y, encode(d.test), d.test_labels, self.seed, self.probe.max_iter
+            def probe(encode, whose: str):
+                train, test = (
+                    finite_features(encode(x), whose),
+                    finite_features(encode(d.test), whose),
                 )
+                return linear_probe(train, y, test, d.test_labels, self.seed, self.probe.max_iter)
 
+            name = type(model).__name__
             metrics["probe_train_samples"] = float(len(x))
-            metrics["probe_accuracy"] = probe(model.encode)
-            metrics["probe_raw_pixels"] = probe(lambda a: a)
+            metrics["probe_accuracy"] = probe(model.encode, f"{name}.encode")
+            metrics["probe_raw_pixels"] = probe(lambda a: a, "the raw pixels")
             if initial_model is not None:
-                metrics["probe_random"] = probe(initial_model.encode)
+                untrained = f"{name}.encode of the untrained network"
+                metrics["probe_random"] = probe(initial_model.encode, untrained)
         return metrics, analysis.views

@@ -15,13 +15,22 @@ from plastic.errors import UserError
 
 
 def check(launcher) -> None:
-    """Refuse, in one line, a sweep that SLURM would refuse; other launchers need nothing."""
-    if "SlurmLauncher" not in str(launcher.get("_target_", "")):
+    """Refuse, in one line, a launcher's setting that would stop the sweep later (a worker
+    count of 0, a negative one where none is meant) and a sweep that SLURM would refuse."""
+    target = str(launcher.get("_target_", ""))
+    _check_count(
+        launcher, "n_workers", "PoolLauncher" in target, "an integer > 0 (null: one a core)"
+    )
+    # joblib's own convention: -1 every core, -2 all but one ...; 0 means nothing
+    _check_count(launcher, "n_jobs", "JoblibLauncher" in target, "an integer other than 0 "
+                 "(-1: every core)", negative=True)  # fmt: skip
+    if "SlurmLauncher" not in target:
         return
-    if shutil.which("sbatch") is None:
+    missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None]
+    if missing:
         raise UserError(
-            "hydra/launcher=slurm needs SLURM's sbatch, which is not on PATH: run the sweep on "
-            "the cluster's login node, or use hydra/launcher=joblib on this machine"
+            f"hydra/launcher=slurm needs SLURM's {' and '.join(missing)}, not on PATH: run the "
+            "sweep on the cluster's login node, or use hydra/launcher=joblib on this machine"
         )
     partition = launcher.get("partition")
     if partition:
@@ -31,6 +40,15 @@ def check(launcher) -> None:
                 f"hydra.launcher.partition={partition} is not a partition of this cluster; "
                 f"choose one of: {', '.join(known)}"
             )
+
+
+def _check_count(launcher, key: str, applies: bool, allowed: str, negative=False) -> None:
+    value = launcher.get(key) if applies else None
+    if value is None:
+        return
+    valid = isinstance(value, int) and not isinstance(value, bool)
+    if not valid or value == 0 or (value < 0 and not negative):
+        raise UserError(f"hydra.launcher.{key}={value!r} is not allowed: must be {allowed}")
 
 
 def partitions() -> list[str]:

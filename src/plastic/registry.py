@@ -71,6 +71,12 @@ def import_target(target: str, key: str) -> Any:
         ) from None
     except AttributeError as error:
         raise UserError(f"{key}={target!r} names nothing there ({error})") from None
+    except Exception as error:  # the module itself fails as it loads: a bug of the plugin's
+        reason = " ".join(str(error).split())[:200] or "no message"
+        raise UserError(
+            f"{key}={target!r} fails to import ({type(error).__name__}: {reason}); the "
+            "package or file that defines it must be mended"
+        ) from None
 
 
 def _resolve(dotted: str, attribute: str) -> Any:

@@ -579,7 +579,7 @@ def connect(cfg: dict, outputs: Path, opened: dict | None = None):
     return client, created, uri
 
 
-def _check_sqlite(uri: str) -> None:
+def _check_sqlite(uri: str, key: str = "logger.mlflow.tracking_uri") -> None:
     """A SQLite store whose file cannot be made is refused at once (MLflow would retry for
     minutes)."""
     if not uri.startswith("sqlite:///"):
@@ -587,11 +587,11 @@ def _check_sqlite(uri: str) -> None:
     path = Path(uri.removeprefix("sqlite:///"))
     if path.is_dir() or not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
         raise ValueError(
-            f"tracking_uri={uri} cannot be written: it needs a file in a "
-            "folder that exists and can be written"
+            f"{key}={uri} cannot be written: it needs a file in a folder that exists and can "
+            "be written"
         )
     if path.exists() and not os.access(path, os.W_OK):
-        raise ValueError(f"tracking_uri={uri} cannot be written (read-only file)")
+        raise ValueError(f"{key}={uri} cannot be written (read-only file)")
 
 
 @contextlib.contextmanager

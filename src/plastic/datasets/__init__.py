@@ -73,6 +73,24 @@ def check(data: Dataset, where: str, kind: str = "images") -> None:
             refuse(name, np.asarray(labels), f"({n},): one label per sample")
 
 
+def regular_file(path, key: str):
+    """`path` when it is a regular file; UserError otherwise (a FIFO, a device or a socket
+    would block the run for ever, or read without end)."""
+    import stat
+    from pathlib import Path
+
+    from plastic.errors import UserError
+
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise UserError(f"{key}={str(path)!r} cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{key}={str(path)!r} is not a regular file (plastic reads only files)")
+    return path
+
+
 def stratified_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
     """Seeded, stratified train/test split (the same split for the same seed)."""
     from sklearn.model_selection import train_test_split

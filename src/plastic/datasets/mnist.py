@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from plastic.config import DatasetConfig, setting
-from plastic.datasets import Dataset, stratified_split
+from plastic.datasets import Dataset, regular_file, stratified_split
 from plastic.errors import UserError
 from plastic.rule import IMAGES
 
@@ -50,6 +50,25 @@ class Config(DatasetConfig):
     cache_dir: str | None = setting(None, help="scikit-learn's data home for the OpenML download")
     n_train: int | None = setting(None, gt=0, help="keep only the first n training images")
     test_fraction: float = setting(0.2, gt=0, lt=1, help="held out of the sample (it has no split)")
+
+
+def check(cfg) -> None:
+    """Before any folder is made: the file (or folder of IDX files) that dataset.path names
+    exists and is made of regular files."""
+    check_path(cfg.path, cfg.source, "dataset.path")
+
+
+def check_path(path: str | None, source: str, key: str) -> None:
+    if not path or source not in ("file", "auto"):
+        return
+    found = Path(path).expanduser()
+    if not found.exists():
+        raise UserError(f"{key}={str(found)!r} does not exist; {HOW_TO_PROVIDE}")
+    if found.is_dir():
+        for stem in IDX_FILES.values():
+            regular_file(_idx_file(found, stem, key), key)
+    else:
+        regular_file(found, key)
 
 
 def load(cfg) -> Dataset:
@@ -144,8 +163,9 @@ def _from_path(path: Path):
         raise UserError(f"dataset.path={str(path)!r} does not exist; {HOW_TO_PROVIDE}")
     try:
         if path.is_dir():
-            return tuple(_read_idx(_idx_file(path, stem)) for stem in IDX_FILES.values())
-        with np.load(path) as data:
+            files = [_idx_file(path, stem) for stem in IDX_FILES.values()]
+            return tuple(_read_idx(regular_file(f, "dataset.path")) for f in files)
+        with np.load(regular_file(path, "dataset.path")) as data:
             if all(k in data for k in IDX_FILES):
                 return tuple(data[k] for k in IDX_FILES)
             if "X" in data and "y" in data:  # one pool: keep the MNIST convention 60k / rest
@@ -162,11 +182,11 @@ def _from_path(path: Path):
         ) from None
 
 
-def _idx_file(folder: Path, stem: str) -> Path:
+def _idx_file(folder: Path, stem: str, key: str = "dataset.path") -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx")):
         if (folder / name).exists():
             return folder / name
-    raise UserError(f"dataset.path={str(folder)!r} lacks {stem}[.gz]; {HOW_TO_PROVIDE}")
+    raise UserError(f"{key}={str(folder)!r} lacks {stem}[.gz]; {HOW_TO_PROVIDE}")
 
 
 def _read_idx(path: Path) -> np.ndarray:

@@ -71,6 +71,13 @@ def glide(
     return frames
 
 
+def check(cfg) -> None:
+    """Before any folder is made: the digits file, when one is named, is a regular file."""
+    from plastic.datasets import mnist
+
+    mnist.check_path(cfg.digits_path, cfg.digits_source, "dataset.digits_path")
+
+
 def load(cfg) -> Dataset:
     from plastic.datasets import mnist
 

@@ -94,7 +94,9 @@ def read_target_file(path: str | None) -> np.ndarray:
     how = "a .npy or .csv file holding one number per time step (one column)"
     if not path:
         raise UserError(f"model.target.kind=file needs model.target.path: {how}")
-    file = Path(path).expanduser()
+    from plastic.datasets import regular_file
+
+    file = regular_file(Path(path).expanduser(), "model.target.path")
     try:
         if file.suffix == ".npy":
             values = np.load(file, allow_pickle=False)
