@@ -118,6 +118,78 @@ def test_a_damaged_checkpoint_is_one_line_and_the_folder_stays(
     assert fingerprint(run) == before
 
 
+def rewrite_checkpoint(run, change):
+    from plastic.artifacts import read_npz, write_npz
+
+    state = read_npz(run / "checkpoint.npz")
+    change(state)
+    write_npz(run / "checkpoint.npz", state)
+
+
+def another_models_state(state):
+    for key in [k for k in state if k.startswith("model/")]:
+        del state[key]
+    state["model/weights"] = np.zeros((4, 64))
+
+
+def wrong_shapes(state):
+    state["model/feedforward"] = np.zeros((3, 64))  # the same keys, another shape
+
+
+def beyond_the_end(state):
+    state["trainer/step"] = np.array(10**12)
+
+
+def wrong_records(state):
+    del state["record/mean_best_cosine"]
+
+
+@pytest.mark.parametrize(
+    "change, extra, needle",
+    [
+        (another_models_state, [], "holds the state of another model"),
+        (wrong_shapes, [], "its 'feedforward' is float64 [3, 64]"),
+        (wrong_records, [], "lacks the records of mean_best_cosine"),
+        (beyond_the_end, [], "beyond the"),
+        (None, ["trainer.max_steps=100"], "beyond the 100 steps"),
+    ],
+)
+def test_a_refused_resume_leaves_every_file_as_it_was(
+    interrupted, cli, tmp_path, change, extra, needle
+):
+    """Refused before Hydra writes anything: .hydra/ and run.log too stay byte for byte."""
+    run = copy_of(interrupted, tmp_path)
+    if change is not None:
+        rewrite_checkpoint(run, change)
+    before = fingerprint(run)
+    one_error_line(cli("run", f"resume={run}", *extra), needle, "left as it is")
+    assert fingerprint(run) == before
+
+
+def test_a_read_only_run_folder_is_refused_in_one_line(interrupted, cli, tmp_path):
+    """A resume of a run whose folder cannot be written, and a run into such a place."""
+    from tests.test_report import read_only
+
+    run = copy_of(interrupted, tmp_path)
+    before = fingerprint(run)
+    (tmp_path / "ro_parent").mkdir()
+    place = read_only(tmp_path / "ro_parent")
+    import subprocess
+
+    try:
+        one_error_line(cli("run", "experiment=smoke/oja", f"hydra.run.dir={place / 'run'}"),
+                       "cannot be written")  # fmt: skip
+        subprocess.run(["mount", "-o", "remount,rw", str(place)], check=True)
+        import shutil
+
+        shutil.copytree(run, place / "run")
+        subprocess.run(["mount", "-o", "remount,ro", str(place)], check=True)
+        one_error_line(cli("run", f"resume={place / 'run'}"), "cannot be written")
+        assert fingerprint(place / "run") == before
+    finally:
+        subprocess.run(["umount", str(place)], capture_output=True)
+
+
 @pytest.mark.parametrize(
     "override, needle",
     [("model=bcm", "model would change"), ("model.n_units=64", "model.n_units would change")],
@@ -185,7 +257,7 @@ def test_a_folder_that_is_not_a_run_is_never_written_over(cli):
     one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=notes"), "other files")
     assert sorted(p.name for p in (cli.cwd / "notes").iterdir()) == ["mine.txt"]
     (cli.cwd / "afile").write_text("")
-    one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=afile/run"), "cannot write")
+    one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=afile/run"), "cannot be written")
 
 
 def small_disk(folder):
@@ -348,7 +420,7 @@ def test_a_preempted_sweep_job_resumes_when_its_sweep_runs_again(cli):
         k: v for k, v in before.items() if k != "run.log" and not k.startswith(".hydra")
     }
     other = cli("run", "-m", "experiment=smoke/oja", "seed=5", "hydra.sweep.dir=cut")
-    one_error_line(other, "holds runs of another sweep")
+    one_error_line(other, "already holds another sweep")
 
 
 def test_slurms_time_limit_warning_saves_the_run_and_without_submitit_ends_it(cli):

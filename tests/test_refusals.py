@@ -182,3 +182,66 @@ def test_a_refused_search_changes_nothing(cli):
                  "hydra.sweep.dir=search")  # fmt: skip
     one_error_line(result, "its low end 9.0 is above its high end 1.0")
     assert fingerprint(cli.cwd) == before
+
+
+# ----------------------------------------------------------------------------- sizes, races
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["model=attractor", "dataset=fep_digits", "dataset.n_presentations=1000000000"],
+         "dataset=fep_digits about"),
+        (["experiment=smoke/oja", "dataset.n_samples=1000000000"], "dataset=bars about"),
+        (["experiment=smoke/force", "dataset.duration=1e12"], "dataset=timeline about"),
+        (["experiment=smoke/topo_wta", "dataset.n_frames=1000000000"], "dataset=tapestry about"),
+        (["experiment=smoke/oja", "dataset.size=20000"], "GiB"),
+        (["model=hopfield", "dataset=digits", "model.n_units=100000000000"], "model=hopfield"),
+    ],
+)  # fmt: skip
+def test_a_size_that_cannot_fit_is_refused_before_any_folder(cli, args, words):
+    result = cli("run", *args)
+    one_error_line(result, words, "memory available")
+    assert not (cli.cwd / "outputs").exists() or not any((cli.cwd / "outputs").rglob("*.*"))
+
+
+def test_a_size_beyond_the_address_space_limit_is_refused(cli):
+    """ulimit -v: what the process may still map, not only what the machine has free."""
+    import subprocess
+
+    from tests.conftest import plastic_exe
+
+    result = subprocess.run(
+        ["bash", "-c", f"ulimit -v 8000000; {plastic_exe()} run experiment=smoke/oja "
+         "dataset.size=2000"],
+        cwd=cli.cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    one_error_line(result, "dataset=bars about", "memory available")
+
+
+def test_two_sweeps_into_one_folder_at_once(cli):
+    """The second stops in one line; the first's records are its own."""
+    import subprocess
+    import time
+
+    import yaml
+
+    from tests.conftest import plastic_exe
+
+    first = subprocess.Popen(
+        [plastic_exe(), "run", "-m", "experiment=smoke/oja", "seed=0,1", "hydra.sweep.dir=both"],
+        cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while not (cli.cwd / "both" / "multirun.yaml").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    second = cli("run", "-m", "experiment=smoke/oja", "seed=5,6", "hydra.sweep.dir=both")
+    first.communicate(timeout=240)
+    assert first.returncode == 0
+    one_error_line(second, "is being written by another plastic sweep")
+    for job, seed in (("0", 0), ("1", 1)):
+        overrides = yaml.safe_load(
+            (cli.cwd / "both" / job / ".hydra" / "overrides.yaml").read_text()
+        )
+        assert f"seed={seed}" in overrides
+    # when the first has ended, another sweep into its folder is refused too
+    again = cli("run", "-m", "experiment=smoke/oja", "seed=5,6", "hydra.sweep.dir=both")
+    one_error_line(again, "already holds another sweep")

@@ -120,12 +120,14 @@ class Guard(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
-            validate(config)
+            rule, settings = validate(config)
             make_backend(config.device, config.seed)  # device=gpu without a GPU stops here
             HydraConfig.instance().set_config(config)  # the run folder's name reads the choices
+            check_memory(config, rule, settings)  # the data and the model, before any folder
             run_dir = Path(str(config.hydra.run.dir))
             status = run_status(run_dir)
             resuming = config.resume and Path(config.resume).resolve() == run_dir.resolve()
+            check_writable(run_dir)
             if run_dir_in_use(run_dir):
                 raise UserError(
                     f"hydra.run.dir={str(run_dir)!r} is being written by another plastic "
@@ -141,10 +143,17 @@ class Guard(Callback):
                     f"hydra.run.dir={str(run_dir)!r} holds other files; plastic writes a run "
                     "only into a new or empty folder, and never over what is there"
                 )
+            if resuming:  # the checkpoint must fit: refused here, the folder stays as it was
+                check_resume(config, rule, settings, run_dir)
         except UserError as error:
             raise ConfigRejected(error) from None
         except OmegaConfBaseException as error:  # an interpolation that cannot be resolved
             raise ConfigRejected(UserError(_unresolvable(error))) from None
+        except OSError as error:  # a place that cannot be read or written
+            where = error.filename or "the run folder"
+            raise ConfigRejected(
+                UserError(f"cannot use {where} ({error.strerror or error}); choose another folder")
+            ) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
@@ -154,13 +163,16 @@ class Guard(Callback):
             search.check(config)  # optuna: its search space and settings, before any trial
             HydraConfig.instance().set_config(config)
             sweep_dir = Path(str(config.hydra.sweep.dir))
+            check_writable(sweep_dir, "hydra.sweep.dir")
+            self._sweep_lock = lock_sweep_dir(sweep_dir)  # held until this process ends
             SWEEPS.append(sweep_dir)
-            holds_runs = sweep_dir.is_dir() and any(
-                run_status(p) for p in sweep_dir.iterdir() if p.is_dir()
+            holds_runs = sweep_dir.is_dir() and (
+                (sweep_dir / "multirun.yaml").exists()
+                or any(run_status(p) for p in sweep_dir.iterdir() if p.is_dir())
             )
             if holds_runs and not _same_sweep(sweep_dir, config):
                 raise UserError(
-                    f"hydra.sweep.dir={str(sweep_dir)!r} already holds runs of another sweep; "
+                    f"hydra.sweep.dir={str(sweep_dir)!r} already holds another sweep; "
                     "plastic never overwrites them: choose another folder (the same command "
                     "continues its own sweep)"
                 )
@@ -288,6 +300,25 @@ def lock_run_dir(folder: Path):
     return handle
 
 
+def lock_sweep_dir(folder: Path):
+    """An exclusive lock on a sweep's folder for as long as the sweep lasts (its workers share
+    it): a second sweep into the same folder stops in one line instead of writing over the
+    first one's records."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UserError(
+            f"hydra.sweep.dir={str(folder)!r} is being written by another plastic sweep; wait "
+            "for it to end, or choose another folder"
+        ) from None
+    return handle
+
+
 def run_dir_in_use(folder: Path) -> bool:
     """Whether another process holds the folder's lock (checked before Hydra writes there)."""
     if not (Path(folder) / LOCK).exists():
@@ -299,28 +330,94 @@ def run_dir_in_use(folder: Path) -> bool:
     return False
 
 
-def check_memory(rule: type, settings, n_inputs: int, backend, name: str) -> None:
-    """Refuse, before anything is allocated, a model whose state (as its rule estimates it,
-    twice over: the untrained copy for the probes) cannot fit in the memory available."""
-    needed = rule.state_bytes(settings, n_inputs, backend.dtype.itemsize)
-    available = available_memory()
-    if needed is not None and available is not None and 2 * needed > available:
+def check_writable(run_dir: Path, key: str = "hydra.run.dir") -> None:
+    """Refuse a run folder that cannot be written (a read-only place), before Hydra writes its
+    config and log there: the nearest folder that exists must take a new file."""
+    import tempfile
+
+    place = run_dir
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    try:
+        if not place.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(place))
+        with tempfile.TemporaryFile(dir=place):
+            pass
+    except OSError as error:
         raise UserError(
-            f"model={name} with these settings needs about {_gib(2 * needed)} for "
-            f"its state (and the untrained copy the probes compare with), more than the "
-            f"{_gib(available)} of memory available: choose a smaller model"
-        )
+            f"{key}={str(run_dir)!r} cannot be written ({error.strerror or error} at "
+            f"{place}); choose another folder"
+        ) from None
+
+
+def check_resume(cfg, rule: type, settings, run_dir: Path) -> None:
+    """A resume's checkpoint against this run's model: the same arrays in the same shapes and
+    dtypes, the same records, a step within the run's end; UserError otherwise, before
+    anything is written."""
+    backend = make_backend(cfg.device, cfg.seed)
+    dataset = datasets.load(cfg.dataset)
+    rng = np.random.default_rng(cfg.seed)
+    model = rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
+    evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
+    trainer = Trainer(cfg.trainer, model, dataset, evaluator, backend, run_dir, cfg.seed,
+                      shuffle=cfg.dataset.shuffle)  # fmt: skip
+    trainer.check_checkpoint(run_dir / CHECKPOINT)
+
+
+def check_memory(cfg, rule: type, settings, n_inputs: int | None = None) -> None:
+    """Refuse, before anything is allocated, a run whose data (as its dataset estimates it)
+    and model state (as its rule does, twice over: the untrained copy for the probes) cannot
+    fit in the memory available. `n_inputs`: the loaded data's, else the dataset's estimate."""
+    from plastic import registry
+
+    source = registry.dataset_source(cfg.dataset.name)
+    shape = source.size(cfg.dataset) if hasattr(source, "size") else None
+    data = shape[0] * shape[1] * 8 if shape and n_inputs is None else 0  # float64 on the host
+    inputs = n_inputs if n_inputs is not None else (shape[1] if shape else None)
+    itemsize = np.dtype(cfg.device.dtype).itemsize
+    state = rule.state_bytes(settings, inputs, itemsize) if inputs is not None else None
+    needed = data + 2 * (state or 0)
+    available = available_memory()
+    if available is None or needed <= available:
+        return
+    parts = []  # what takes the memory: each part of a tenth of it or more
+    if data >= needed / 10:
+        parts.append(f"dataset={cfg.dataset.name} about {_gib(data)} for its {shape[0]:,} x "
+                     f"{shape[1]:,} values")  # fmt: skip
+    if state and 2 * state >= needed / 10:
+        parts.append(f"model={rule_choice(cfg)} about {_gib(2 * state)} for its state (and the "
+                     "untrained copy the probes compare with)")  # fmt: skip
+    raise UserError(
+        f"with these settings {' and '.join(parts)}: more than the {_gib(available)} of memory "
+        "available; choose a smaller size"
+    )
 
 
 def available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo (Linux), else None: then nothing is refused."""
+    """What this process may still allocate: MemAvailable of /proc/meminfo (Linux), less
+    where an address-space limit (ulimit -v) leaves less; None where neither can be read
+    (then nothing is refused)."""
+    import resource
+
+    found = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                found = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        return None
-    return None
+        found = None
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY:
+        try:
+            status = Path("/proc/self/status").read_text()
+            used = int(
+                next(ln for ln in status.splitlines() if ln.startswith("VmSize:")).split()[1]
+            )
+            headroom = max(0, limit - used * 1024)
+        except (OSError, StopIteration, ValueError, IndexError):
+            headroom = limit
+        found = headroom if found is None else min(found, headroom)
+    return found
 
 
 def _gib(n: float) -> str:
@@ -381,7 +478,7 @@ def _run(
             run_dir,
         )
 
-        check_memory(rule, settings, dataset.n_inputs, backend, rule_choice(cfg))
+        check_memory(cfg, rule, settings, dataset.n_inputs)
 
         def build_model():  # the same seed builds the same initial network, on its own settings
             rng = np.random.default_rng(cfg.seed)
@@ -411,18 +508,8 @@ def _run(
                 )
         # a continued job that stopped before its first checkpoint starts again from the seed
         if cfg.resume or (continuing and (run_dir / CHECKPOINT).exists()):
-            try:
-                trainer.load_checkpoint(run_dir / CHECKPOINT)
-            except (KeyError, ValueError, TypeError) as error:  # keys or shapes of another model
-                raise UserError(
-                    f"resume: {run_dir / CHECKPOINT} does not fit this run's model "
-                    f"({type(error).__name__}: {error}); the run folder is left as it is"
-                ) from None
-            if trainer.step > trainer.total:
-                raise UserError(
-                    f"resume: the run already reached step {trainer.step:,}, beyond the "
-                    f"{trainer.total:,} steps that trainer.epochs and trainer.max_steps now allow"
-                )
+            trainer.check_checkpoint(run_dir / CHECKPOINT)  # a continued job's, too
+            trainer.load_checkpoint(run_dir / CHECKPOINT)
             summary["resumed_from"] = trainer.step
             log.info("resuming from step %s of %s", f"{trainer.step:,}", f"{trainer.total:,}")
 

@@ -230,6 +230,43 @@ class Trainer:
         # the disk: the checkpoint is; the final metrics.csv is written at the end)
         write_csv(self.run_dir / METRICS, self.recorder.columns, self.recorder.rows, durable=False)
 
+    def check_checkpoint(self, path: Path) -> None:
+        """UserError unless the checkpoint at `path` fits this trainer: its model's arrays by
+        name, and the learned ones by shape and dtype; the records of these columns; a step
+        within the run's end."""
+        from plastic.errors import UserError
+
+        where = f"resume: {path}"
+        state = read_npz(path)
+        found = {k[6:]: v for k, v in state.items() if k.startswith("model/")}
+        expected = self.model.state_dict()
+        if set(found) != set(expected):
+            raise UserError(
+                f"{where} holds the state of another model (arrays {', '.join(sorted(found))}; "
+                f"this run's model has {', '.join(sorted(expected))}); the run folder is left "
+                "as it is"
+            )
+        for name in type(self.model).state_names:
+            have, need = np.asarray(found[name]), np.asarray(expected[name])
+            if have.shape != need.shape or have.dtype != need.dtype:
+                raise UserError(
+                    f"{where}: its {name!r} is {have.dtype} {list(have.shape)}, this run's model "
+                    f"needs {need.dtype} {list(need.shape)}; the run folder is left as it is"
+                )
+        missing = [c for c in self.recorder.columns if f"record/{c}" not in state]
+        if missing:
+            raise UserError(
+                f"{where} lacks the records of {', '.join(missing)}: it is another model's; the "
+                "run folder is left as it is"
+            )
+        step = int(state["trainer/step"])
+        if step > self.total:
+            raise UserError(
+                f"resume: the run already reached step {step:,}, beyond the {self.total:,} steps "
+                "that trainer.epochs and trainer.max_steps now allow; the run folder is left as "
+                "it is"
+            )
+
     def load_checkpoint(self, path: Path) -> None:
         state = read_npz(path)
         self.model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model/")})

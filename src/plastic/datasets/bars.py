@@ -41,6 +41,11 @@ def make_bars(n: int, size: int, probability: float, rng: np.random.Generator):
     return images.reshape(n, size * size).astype(np.float64), active
 
 
+def size(cfg) -> tuple[int, int]:
+    """(rows, inputs) of the arrays load() makes: the images and the bar templates."""
+    return cfg.n_samples + 2 * cfg.size, cfg.size * cfg.size
+
+
 def load(cfg) -> Dataset:
     rng = np.random.default_rng([cfg.seed, 0xBA25])
     images, _ = make_bars(cfg.n_samples, cfg.size, cfg.bar_probability, rng)

@@ -38,6 +38,11 @@ def bundled_digits():
     return table[:, :-1], table[:, -1].astype(int)
 
 
+def size(cfg) -> tuple[int, int]:
+    """(rows, inputs) of the arrays load() makes."""
+    return 1797, 64
+
+
 def load(cfg) -> Dataset:
     images, labels = bundled_digits()
     pixels = images / 16.0  # the bundled images hold 0..16

@@ -36,6 +36,11 @@ def prepare(images: np.ndarray) -> np.ndarray:
     return (squared - mean) / np.where(std > 0, std, 1.0)
 
 
+def size(cfg) -> tuple[int, int]:
+    """(rows, inputs) of the arrays load() makes: a row a presentation, and the digits."""
+    return cfg.n_presentations + 1797, 64
+
+
 def load(cfg) -> Dataset:
     from plastic.datasets.digits import bundled_digits
 

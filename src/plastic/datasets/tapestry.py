@@ -71,6 +71,13 @@ def glide(
     return frames
 
 
+def size(cfg) -> tuple[int, int]:
+    """(rows, inputs) of the arrays load() makes: the frames, and the MNIST digits drawn."""
+    return cfg.n_frames + cfg.test_frames + 70_000 * 784 // (cfg.window * cfg.window), (
+        cfg.window * cfg.window
+    )
+
+
 def check(cfg) -> None:
     """Before any folder is made: the digits file, when one is named, is a regular file."""
     from plastic.datasets import mnist

@@ -22,6 +22,11 @@ class Config(DatasetConfig):
     shuffle: bool = False  # time runs forward
 
 
+def size(cfg) -> tuple[int, int]:
+    """(rows, inputs) of the arrays load() makes: a row a time step."""
+    return int(round(cfg.duration / cfg.dt)), 1
+
+
 def load(cfg) -> Dataset:
     n_steps = int(round(cfg.duration / cfg.dt))
     steps = np.arange(n_steps, dtype=np.float64)[:, None]
