@@ -281,9 +281,9 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         lock.close()
 
 
-def lock_run_dir(folder: Path):
-    """An exclusive lock on the run folder for as long as the run lasts (released by the OS
-    when the process ends, kill -9 included); a second process there stops in one line."""
+def _locked(folder: Path, busy: str):
+    """An exclusive lock on `folder`'s lock file, held while the handle is open (the OS
+    releases it when the process ends, kill -9 included); UserError(busy) if another holds it."""
     import fcntl
 
     handle = open(Path(folder) / LOCK, "a+")
@@ -291,32 +291,32 @@ def lock_run_dir(folder: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        raise UserError(
-            f"{folder} is being written by another plastic process (a run, or its resume); "
-            "wait for it to end, or choose another folder"
-        ) from None
+        raise UserError(busy) from None
+    return handle
+
+
+def lock_run_dir(folder: Path):
+    """The run folder's lock for as long as the run lasts: a second process there stops in
+    one line."""
+    handle = _locked(
+        folder,
+        f"{folder} is being written by another plastic process (a run, or its resume); wait "
+        "for it to end, or choose another folder",
+    )
     # a writer killed mid-write left its temporary file; the file it was replacing is whole
     artifacts.remove_orphaned_temporaries(Path(folder))
     return handle
 
 
 def lock_sweep_dir(folder: Path):
-    """An exclusive lock on a sweep's folder for as long as the sweep lasts (its workers share
-    it): a second sweep into the same folder stops in one line instead of writing over the
-    first one's records."""
-    import fcntl
-
+    """A sweep's folder's lock for as long as the sweep lasts (its workers share it): a second
+    sweep into the same folder stops in one line instead of writing over the first's records."""
     folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / LOCK, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise UserError(
-            f"hydra.sweep.dir={str(folder)!r} is being written by another plastic sweep; wait "
-            "for it to end, or choose another folder"
-        ) from None
-    return handle
+    return _locked(
+        folder,
+        f"hydra.sweep.dir={str(folder)!r} is being written by another plastic sweep; wait for "
+        "it to end, or choose another folder",
+    )
 
 
 def run_dir_in_use(folder: Path) -> bool:
