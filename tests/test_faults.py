@@ -257,7 +257,9 @@ def test_a_folder_that_is_not_a_run_is_never_written_over(cli):
     one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=notes"), "other files")
     assert sorted(p.name for p in (cli.cwd / "notes").iterdir()) == ["mine.txt"]
     (cli.cwd / "afile").write_text("")
-    one_error_line(cli("run", "experiment=smoke/oja", "hydra.run.dir=afile/run"), "cannot be written")
+    one_error_line(
+        cli("run", "experiment=smoke/oja", "hydra.run.dir=afile/run"), "cannot be written"
+    )
 
 
 def small_disk(folder):
@@ -447,3 +449,55 @@ def test_the_time_limit_warning_goes_on_to_the_launchers_handler_after_saving():
     finally:
         signal.signal(signal.SIGUSR2, previous)
     assert received == [signal.SIGUSR2]
+
+
+@pytest.mark.parametrize("moment", ["evaluation", "writing"])
+def test_the_time_limit_warning_after_training_lets_the_run_complete(cli, moment):
+    """SIGUSR2 once every step is done (as SLURM sends it when the limit lands during the
+    evaluation or the writing): the run completes; the launcher's handler (submitit's, which
+    requeues and exits: a stand-in here) is not called."""
+    code = (
+        "import os, signal, sys\n"
+        "def launchers_handler(signum, frame):\n"
+        "    sys.exit(-1)  # what submitit does after requeueing\n"
+        "signal.signal(signal.SIGUSR2, launchers_handler)\n"
+        "import plastic.evaluate as e, plastic.app as a\n"
+        "def warn(real):\n"
+        "    def wrapped(*args, **kwargs):\n"
+        "        os.kill(os.getpid(), signal.SIGUSR2)\n"
+        "        return real(*args, **kwargs)\n"
+        "    return wrapped\n"
+        f"if {moment!r} == 'evaluation':\n"
+        "    e.Evaluator.final = warn(e.Evaluator.final)\n"
+        "else:\n"
+        "    a._write_pictures = warn(a._write_pictures)\n"
+        "from plastic.cli import main\n"
+        "sys.exit(main(['run', 'experiment=smoke/oja', 'hydra.run.dir=late']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=cli.cwd, capture_output=True, text=True, env=env,
+        timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "came after training" in result.stdout
+    summary = json.loads((cli.cwd / "late" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+
+
+def test_a_launchers_exit_before_training_leaves_the_run_resumable(cli):
+    """A launcher's handler that exits the process (submitit requeueing a job) is not a fault
+    of the run: it is recorded interrupted, and runs again when the job does."""
+    code = (
+        "import sys, plastic.trainer as t\n"
+        "def exit_as_submitit(self, *args, **kwargs):\n"
+        "    sys.exit(-1)\n"
+        "t.Trainer.fit = exit_as_submitit\n"
+        "from plastic.cli import main\n"
+        "sys.exit(main(['run', 'experiment=smoke/oja', 'hydra.run.dir=early']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, capture_output=True, env=env,
+                   timeout=240)  # fmt: skip
+    summary = json.loads((cli.cwd / "early" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "SystemExit -1" in summary["reason"]

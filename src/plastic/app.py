@@ -12,7 +12,10 @@ import datetime as dt
 import functools
 import logging
 import os
+import signal
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +276,13 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
             launchers.pass_on_time_limit_warning()  # saved: now submitit requeues the job
         # a sweeper (optuna) reads this as a failed trial; the other jobs go on
         return _no_result(cfg, multirun, run_dir, error.message)
+    except SystemExit as error:  # a launcher's handler ends the process (submitit requeues)
+        if run_status(run_dir) != "completed":  # a finished record is never overwritten
+            kept = "; checkpoint.npz kept" if (run_dir / CHECKPOINT).exists() else ""
+            reason = f"ended by its launcher (SystemExit {error.code}){kept}"
+            summary.update(status="interrupted", reason=f"{reason}: it goes on when the job runs")
+            _write_summary(run_dir, summary, started)
+        raise
     except BaseException as error:  # a bug or an unexpected end: the folder says so
         summary.update(status="failed", reason=f"{type(error).__name__}: {error}")
         _write_summary(run_dir, summary, started)
@@ -515,52 +525,90 @@ def _run(
 
         compiler.join()
         outcome = trainer.fit()
-        if tracker is not None:
-            tracker.flush()  # the last records are written while the run evaluates
+        parts = RunParts(model, dataset, evaluator, trainer, build_model)
+        with _time_limit_after_training():
+            return _finish(cfg, rule, run_dir, multirun, started, summary, tracker, parts, outcome)
 
-        analysis_views: list = []
-        if outcome.status == "diverged":
-            final = {}  # the state is not finite; the last good one is in checkpoint.npz
+
+@contextlib.contextmanager
+def _time_limit_after_training():
+    """SLURM's warning before the time limit (SIGUSR2) once training is done: the run evaluates
+    and writes as usual and completes (there is nothing left to requeue), instead of going to
+    the launcher's handler, which would requeue a finished job and record it failed."""
+    if not hasattr(signal, "SIGUSR2") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+        if came:
+            log.warning("the time limit's warning (SIGUSR2) came after training: the run "
+                        "completed, and nothing is requeued")  # fmt: skip
+
+
+@dataclass
+class RunParts:
+    """What a run builds before it trains, and finishes with."""
+
+    model: Any
+    dataset: Any
+    evaluator: Evaluator
+    trainer: Trainer
+    build_model: Any  # () -> a fresh model on the run's seed: the untrained control
+
+
+def _finish(cfg, rule, run_dir, multirun, started, summary, tracker, parts: RunParts, outcome):
+    """After training: the weights, the evaluation, the pictures, summary.json, the line."""
+    model, dataset, evaluator, trainer = parts.model, parts.dataset, parts.evaluator, parts.trainer
+    if tracker is not None:
+        tracker.flush()  # the last records are written while the run evaluates
+
+    analysis_views: list = []
+    if outcome.status == "diverged":
+        final = {}  # the state is not finite; the last good one is in checkpoint.npz
+    else:
+        artifacts.write_npz(run_dir / WEIGHTS, model.state_dict())
+        if outcome.status == "completed":
+            final, analysis_views = evaluator.final(model, initial_model=parts.build_model())
         else:
-            artifacts.write_npz(run_dir / WEIGHTS, model.state_dict())
-            if outcome.status == "completed":
-                final, analysis_views = evaluator.final(model, initial_model=build_model())
-            else:
-                final = evaluator.record(model)
-        _write_pictures(cfg, run_dir, trainer, model, dataset, analysis_views)
-        summary.update(
-            status=outcome.status,
-            reason=outcome.reason,
-            metrics=final,
-            steps=outcome.step,
-            steps_total=outcome.total,
-            steps_per_second=outcome.step / max(outcome.train_seconds, 1e-9),
-            train_seconds=outcome.train_seconds,
-        )
-        bars = dataset.bar_templates
-        summary["verdict"] = verdict.judge(
-            cfg.verdict, final, outcome.status, len(bars) if bars is not None else None
-        )
-        summary.update(verdict.goals_and_controls(rule, cfg.verdict, final))
-        _write_summary(run_dir, summary, started)
-        if tracker is not None:
-            tracker.end(summary)
-        if multirun:  # a line a job: a sweep's table is `plastic report`
-            _print_job_line(summary, run_dir, cfg.optimize_metric)
-        else:
-            _print_table(summary, run_dir)
-        if outcome.status == "diverged":
-            raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
-        if outcome.status == "interrupted":
-            raise RunInterrupted(f"run interrupted: {outcome.reason}", outcome.stopped_by)
-        if cfg.optimize_metric:  # what a Hydra sweeper (optuna) optimises
-            if cfg.optimize_metric not in final:
-                raise UserError(
-                    f"optimize_metric={cfg.optimize_metric} is not a final metric of "
-                    f"this run; it has: {', '.join(final)}"
-                )
-            return float(final[cfg.optimize_metric])
-        return None
+            final = evaluator.record(model)
+    _write_pictures(cfg, run_dir, trainer, model, dataset, analysis_views)
+    summary.update(
+        status=outcome.status,
+        reason=outcome.reason,
+        metrics=final,
+        steps=outcome.step,
+        steps_total=outcome.total,
+        steps_per_second=outcome.step / max(outcome.train_seconds, 1e-9),
+        train_seconds=outcome.train_seconds,
+    )
+    bars = dataset.bar_templates
+    summary["verdict"] = verdict.judge(
+        cfg.verdict, final, outcome.status, len(bars) if bars is not None else None
+    )
+    summary.update(verdict.goals_and_controls(rule, cfg.verdict, final))
+    _write_summary(run_dir, summary, started)
+    if tracker is not None:
+        tracker.end(summary)
+    if multirun:  # a line a job: a sweep's table is `plastic report`
+        _print_job_line(summary, run_dir, cfg.optimize_metric)
+    else:
+        _print_table(summary, run_dir)
+    if outcome.status == "diverged":
+        raise RunDiverged(f"run diverged: {outcome.reason} ({run_dir})")
+    if outcome.status == "interrupted":
+        raise RunInterrupted(f"run interrupted: {outcome.reason}", outcome.stopped_by)
+    if cfg.optimize_metric:  # what a Hydra sweeper (optuna) optimises
+        if cfg.optimize_metric not in final:
+            raise UserError(
+                f"optimize_metric={cfg.optimize_metric} is not a final metric of "
+                f"this run; it has: {', '.join(final)}"
+            )
+        return float(final[cfg.optimize_metric])
+    return None
 
 
 @contextlib.contextmanager
