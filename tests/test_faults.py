@@ -41,6 +41,15 @@ def wait_for_checkpoint(folder, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
+def python_in(cwd, code: str):
+    """`python -c CODE` in `cwd`, as a user's shell would start it (no HYDRA_FULL_ERROR)."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, env=env,
+        timeout=240,
+    )  # fmt: skip
+
+
 def fingerprint(folder):
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -297,11 +306,7 @@ def test_a_full_disk_is_one_line_and_leaves_whole_files(cli):
         "from plastic.cli import main\n"
         "sys.exit(main(['run', 'experiment=smoke/oja', 'hydra.run.dir=full']))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=cli.cwd, capture_output=True, text=True, env=env,
-        timeout=240,
-    )  # fmt: skip
+    result = python_in(cli.cwd, code)
     one_error_line(result, "No space left on device", "full")
     run = cli.cwd / "full"
     assert not list(run.glob(".*.tmp"))
@@ -474,11 +479,7 @@ def test_the_time_limit_warning_after_training_lets_the_run_complete(cli, moment
         "from plastic.cli import main\n"
         "sys.exit(main(['run', 'experiment=smoke/oja', 'hydra.run.dir=late']))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=cli.cwd, capture_output=True, text=True, env=env,
-        timeout=240,
-    )  # fmt: skip
+    result = python_in(cli.cwd, code)
     assert result.returncode == 0, result.stderr
     assert "came after training" in result.stdout
     summary = json.loads((cli.cwd / "late" / "summary.json").read_text())
@@ -496,8 +497,6 @@ def test_a_launchers_exit_before_training_leaves_the_run_resumable(cli):
         "from plastic.cli import main\n"
         "sys.exit(main(['run', 'experiment=smoke/oja', 'hydra.run.dir=early']))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, capture_output=True, env=env,
-                   timeout=240)  # fmt: skip
+    python_in(cli.cwd, code)
     summary = json.loads((cli.cwd / "early" / "summary.json").read_text())
     assert summary["status"] == "interrupted" and "SystemExit -1" in summary["reason"]
