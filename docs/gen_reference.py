@@ -5,7 +5,8 @@ prints, so that this page cannot drift from the code."""
 import mkdocs_gen_files
 
 from plastic import config, registry
-from plastic.cli import USAGE, settings_rows
+from plastic.cli import USAGE
+from plastic.listing import settings_rows
 
 
 def table(schema, prefix: str) -> str:

@@ -60,11 +60,17 @@ def test_installed_from_any_folder(tmp_path):
     env = {"PYTHONPATH": str(site)}
     listed = run_plastic("list", cwd=elsewhere, env=env)
     assert "sanger" in listed.stdout and "plastic-sanger 0.1.0" in listed.stdout
+    recipe = [line for line in listed.stdout.splitlines() if "sanger/digits" in line]
+    assert recipe and "plastic-sanger 0.1.0" in recipe[0]  # a recipe the package ships
+    shipped = run_plastic("run", "experiment=sanger/digits", "trainer.epochs=1",
+                          "hydra.run.dir=recipe", cwd=elsewhere, env=env)  # fmt: skip
+    assert shipped.returncode == 0, shipped.stderr
+    assert json.loads((elsewhere / "recipe" / "summary.json").read_text())["model"] == "sanger"
     result = run_plastic(
         "run", "model=sanger", "dataset=digits", "trainer.epochs=1", cwd=elsewhere, env=env
     )
     assert result.returncode == 0, result.stderr
-    summary = summary_of(elsewhere)
+    (summary,) = [json.loads(p.read_text()) for p in elsewhere.glob("outputs/*/*/summary.json")]
     assert summary["status"] == "completed"
     assert (summary["rule"]["distribution"], summary["rule"]["version"]) == (
         "plastic-sanger",

@@ -245,3 +245,37 @@ def test_two_sweeps_into_one_folder_at_once(cli):
     # when the first has ended, another sweep into its folder is refused too
     again = cli("run", "-m", "experiment=smoke/oja", "seed=5,6", "hydra.sweep.dir=both")
     one_error_line(again, "already holds another sweep")
+
+
+CHECKING_RULE = textwrap.dedent(
+    """
+    from dataclasses import dataclass
+    from plastic.config import setting
+    from plastic.rule import FeatureLearner
+
+    @dataclass
+    class Config:
+        n_units: int = setting(4, gt=0)
+        k: int = setting(2, gt=0)
+
+    class Picky(FeatureLearner):
+        '''A rule whose check raises a plain ValueError, as a stranger's might.'''
+        Config = Config
+
+        @classmethod
+        def check(cls, cfg, data=None):
+            if cfg.k > cfg.n_units:
+                raise ValueError(f"k={cfg.k} must not exceed n_units={cfg.n_units}")
+    """
+)
+
+
+def test_a_rules_own_check_is_one_line_whatever_it_raises(cli):
+    (cli.cwd / "picky.py").write_text(CHECKING_RULE)
+    (cli.cwd / "conf" / "model").mkdir(parents=True)
+    (cli.cwd / "conf" / "model" / "picky.yaml").write_text("_target_: picky.Picky\n")
+    unlisted = cli("run", "--config-dir", "conf", "model=picky", "model.k=9")
+    one_error_line(unlisted, "model.k is a setting of the rule", "+model.k=VALUE")
+    result = cli("run", "--config-dir", "conf", "model=picky", "+model.k=9")
+    one_error_line(result, "model=Picky refuses these settings: k=9 must not exceed n_units=4")
+    assert not (cli.cwd / "outputs").exists() or not any((cli.cwd / "outputs").rglob("*.*"))

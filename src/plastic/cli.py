@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import os
 import re
@@ -113,6 +112,8 @@ def run_command(args: list[str]) -> int:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         sys.argv = ["plastic run", *args]
+        if "--help" in args or "-h" in args:
+            return _help_without_schemas(app)
         with contextlib.redirect_stderr(_WithoutSbatchErrors(sys.stderr)):
             app.hydra_main(warm)
     except PlasticError as error:
@@ -145,6 +146,17 @@ def run_command(args: list[str]) -> int:
             error.message = f"{error.message} ({run_dir})"
     codes = [_report(error, show_traces) for _, error in app.ENDED]
     return max(codes, default=0)
+
+
+def _help_without_schemas(app) -> int:
+    """Hydra's help, less the schema groups (plastic's typing of the config, not choices)."""
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        with contextlib.suppress(SystemExit):
+            app.hydra_main()
+    shown = [line for line in text.getvalue().splitlines() if not line.startswith("schema/")]
+    print("\n".join(shown))
+    return 0
 
 
 def _refuse_unknown_flags(args: list[str]) -> None:
@@ -369,12 +381,9 @@ def user_message(error: BaseException) -> str | None:
         wanted = found.group(1) if found else str(error).splitlines()[0]
         group, _, option = wanted.rpartition("/")
         if group.startswith("experiment"):  # recipes nest (smoke/oja): name them in full
-            from plastic._paths import experiments_dir
+            from plastic.listing import recipes
 
-            root = experiments_dir()
-            names = sorted(
-                p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml")
-            )
+            names = sorted(name for name, _, _ in recipes())
             asked = wanted.removeprefix("experiment/")
             return f"experiment={asked} is not available; choose one of: " + ", ".join(names)
         if group and error.options is not None:
@@ -406,9 +415,14 @@ def _unknown_key(cause) -> str:
     from plastic.config import allowed_keys
 
     full_key = cause.full_key or cause.key
-    section = full_key.rpartition(".")[0] or "the config"
+    section, _, name = full_key.rpartition(".")
     keys = allowed_keys(cause.object_type) or _rule_keys(cause, full_key)
-    allowed = f"; the keys of {section} are: {', '.join(keys)}" if keys else ""
+    if name in keys:  # the rule has it, but the model's YAML does not list it
+        return (
+            f"{full_key} is a setting of the rule, but the chosen {section} config does not "
+            f"list it: add it as +{full_key}=VALUE, or list it in that config's YAML"
+        )
+    allowed = f"; the keys of {section or 'the config'} are: {', '.join(keys)}" if keys else ""
     return f"{full_key} is not a setting{allowed}"
 
 
@@ -546,99 +560,19 @@ def eval_command(args: list[str]) -> int:
 
 
 # ----------------------------------------------------------------------------- list
-def settings_command(args: list[str]) -> int:
-    """The settings of one rule or dataset: key, default, what is allowed, and the help text,
-    from the dataclass that checks them."""
-    from plastic import registry
+def list_command(args: list[str] = ()) -> int:
+    """`plastic list`: every choice of every group; `plastic list GROUP=NAME`: its settings."""
+    from plastic import listing
     from plastic.errors import UserError
 
-    group, _, name = args[0].partition("=")
-    entry_group = {"model": registry.RULES, "dataset": registry.DATASETS}.get(group)
-    offer = registry.offers(entry_group).get(name) if entry_group else None
-    if offer is None:
-        known = ", ".join(registry.offers(entry_group)) if entry_group else "model=, dataset="
-        _error(f"plastic list {args[0]}: choose model=NAME or dataset=NAME ({known})")
-        return 2
     try:
-        schema = registry.import_target(offer.target, group).Config
+        if args:
+            listing.print_settings(args[0])
+        else:
+            listing.print_choices()
     except UserError as error:
         _error(error.message)
         return 2
-    # one line a setting (key = default  [allowed]  help): readable at any width, greppable
-    rows = settings_rows(schema, group)
-    width = max(len(f"{key} = {default}") for key, default, _, _ in rows)
-    print(f"{group}={name} ({offer.source}): its settings, their defaults and what is allowed")
-    for key, default, allowed, text in rows:
-        line = f"{key} = {default}".ljust(width) + f"  [{allowed}]"
-        print(f"  {line}  {text}".rstrip())
-    return 0
-
-
-def settings_rows(schema, prefix: str) -> list[tuple[str, str, str, str]]:
-    """(key, default, allowed, help) for every field of a settings dataclass, nested ones too."""
-    from plastic.config import bounds_text, nested_schema
-
-    rows = []
-    for f in dataclasses.fields(schema):
-        key = f"{prefix}.{f.name}"
-        nested = nested_schema(schema, f.name)
-        if nested is not None:
-            rows += settings_rows(nested, key)
-            continue
-        rules = f.metadata.get("rules", {})
-        allowed = bounds_text(rules)
-        if "choices" in rules:
-            allowed = " | ".join(map(str, rules["choices"]))
-        kind = getattr(f.type, "__name__", str(f.type))
-        default = "" if f.default is dataclasses.MISSING else repr(f.default)
-        rows.append((key, default, allowed or kind, f.metadata.get("help", "")))
-    return rows
-
-
-def list_command(args: list[str] = ()) -> int:
-    """`plastic list`: every choice; `plastic list model=NAME` (or dataset=NAME): its settings."""
-    if args:
-        return settings_command(args)
-    from rich.markup import escape
-    from rich.table import Table
-
-    from plastic import registry
-    from plastic._paths import conf_dir, experiments_dir
-    from plastic.config import describe_yaml
-
-    def doc(offer) -> str:
-        try:
-            target = registry.import_target(offer.target, offer.name)
-        except Exception as error:  # a broken package is listed, not fatal
-            return escape(f"cannot be imported: {error}")
-        return escape((target.__doc__ or "").strip().splitlines()[0] if target.__doc__ else "")
-
-    table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-    table.add_column("group", no_wrap=True)
-    table.add_column("name", no_wrap=True)
-    table.add_column("description")
-    table.add_column("from", no_wrap=True)
-    for group, entry_group in (("model", registry.RULES), ("dataset", registry.DATASETS)):
-        for name, offer in registry.offers(entry_group).items():
-            table.add_row(group, name, doc(offer), escape(offer.source))
-    for path in sorted((conf_dir() / "device").glob("*.yaml")):
-        table.add_row("device", path.stem, escape(describe_yaml(path)), "")
-    root = experiments_dir()
-    for path in sorted(root.rglob("*.yaml")):
-        name = path.relative_to(root).with_suffix("").as_posix()
-        table.add_row("experiment", name, escape(describe_yaml(path)), "")
-    for name, text in (
-        ("pool", "the default for -m: a worker process per core, job after job"),
-        ("basic", "Hydra's own: one job after another in the sweep's process"),
-        ("joblib", "Hydra's joblib: a local process per job call"),
-        ("submitit_local", "local processes through submitit"),
-        ("slurm", "a SLURM cluster: conf/hydra/launcher/slurm.yaml, to copy and edit"),
-        ("optuna", "hyperparameter search (hydra/sweeper=optuna, optimize_metric=)"),
-    ):
-        table.add_row("launcher" if name != "optuna" else "sweeper", name, text, "")
-    from plastic.terminal import console
-
-    console().print(table)
     return 0
 
 

@@ -177,21 +177,14 @@ def register_configs(config_dirs: tuple[Path, ...] = ()) -> None:
             continue
     # Recipes live in experiments/ (not conf/) so that a user finds them at the top of the repo;
     # they enter Hydra as the `experiment` group (experiments/smoke/oja.yaml: experiment=smoke/oja).
-    root = experiments_dir()
-    for path in sorted(root.rglob("*.yaml")):
-        group = "/".join(("experiment", *path.relative_to(root).parent.parts))
-        store.store(group=group, name=path.stem, node=OmegaConf.load(path), package="_global_")
-
-
-def describe_yaml(path: Path) -> str:
-    """The first comment line of a YAML file that is not a Hydra directive: its description."""
-    for line in path.read_text().splitlines():
-        text = line.strip()
-        if text.startswith("#") and "@package" not in text:
-            return text.lstrip("# ").strip()
-        if text and not text.startswith("#"):
-            break
-    return ""
+    # A package's own recipes (the `plastic.experiments` entry points) come as
+    # experiment=<entry point name>/<file>.
+    roots = [(experiments_dir(), ()), *((r, (n,)) for r, n, _ in registry.recipe_roots())]
+    for root, prefix in roots:
+        for path in sorted(root.rglob("*.yaml")):
+            group = "/".join(("experiment", *prefix, *path.relative_to(root).parent.parts))
+            node = OmegaConf.load(path)
+            store.store(group=group, name=path.stem, node=node, package="_global_")
 
 
 # ----------------------------------------------------------------------------- validation

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -26,6 +27,7 @@ from plastic.errors import UserError
 
 RULES = "plastic.rules"
 DATASETS = "plastic.datasets"
+EXPERIMENTS = "plastic.experiments"  # a package whose folder holds recipes (YAML files)
 TARGET = "_target_"
 
 
@@ -128,8 +130,20 @@ def rule_settings(cls: type, model_cfg: Any) -> Any:
     )
     settings = typed_section(cls.Config, node, "model")
     settings = OmegaConf.to_object(settings)
-    cls.check(settings, None)
+    checked(cls, settings, None)
     return settings
+
+
+def checked(cls: type, settings: Any, data: Any) -> None:
+    """A rule's own `check`, any exception it raises turned into the one-line form: a
+    UserError as it is, anything else (a ValueError, an assert) named with the rule."""
+    try:
+        cls.check(settings, data)
+    except UserError:
+        raise
+    except Exception as error:
+        reason = " ".join(str(error).split())[:300] or type(error).__name__
+        raise UserError(f"model={cls.__name__} refuses these settings: {reason}") from None
 
 
 def rule_defaults(cls: type, target: str) -> dict:
@@ -147,3 +161,22 @@ def dataset_source(name: str) -> Any:
             + ", ".join(offers(DATASETS))
         )
     return import_target(offer.target, "dataset")
+
+
+# ----------------------------------------------------------------------------- recipes
+def recipe_roots() -> list[tuple[Any, str, str]]:
+    """(folder, name, source) of each package's recipes: an entry point of the group
+    `plastic.experiments` names a package; the YAML files in its folder are recipes, chosen as
+    experiment=<name>/<file>. A package that cannot be found is left out."""
+    from pathlib import Path
+
+    found = []
+    for name, offer in offers(EXPERIMENTS).items():
+        try:
+            spec = importlib.util.find_spec(offer.dotted)
+        except (ImportError, ValueError):
+            spec = None
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if locations:
+            found.append((Path(locations[0]), name, offer.source))
+    return found

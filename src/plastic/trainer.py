@@ -206,7 +206,10 @@ class Trainer:
         # A minibatch rule learns from whole batches: an epoch is its whole batches (the rest
         # of the shuffled samples waits for the next epoch), and every block ends on a batch.
         self.unit = model.samples_per_update
-        type(model).check(model.cfg, dataset)  # the rule's own checks, now with the data
+        # the rule's own checks, now with the data (one line, whatever it raises)
+        from plastic.registry import checked
+
+        checked(type(model), model.cfg, dataset)
         self.epoch_length = dataset.n_train // self.unit * self.unit
         total = self.epoch_length * self.cfg.epochs
         if self.cfg.max_steps is not None:
