@@ -40,3 +40,12 @@ def test_coverage_counts_distinct_bars_with_a_selective_unit():
     fields = np.stack([templates[0], templates[0] * 2, np.ones(64)])
     got = bar_coverage(fields, templates)
     assert got["bar_coverage"] == 1 and got["selective_units"] == 2
+
+
+def test_a_uniform_background_does_not_hide_a_selective_field():
+    """A field that learned its bar and kept a background (as Foldiak's anti-Hebbian units
+    do, about 0.23 off the bar) is selective under the centred cosine, not under the raw one."""
+    templates = bar_templates(8)
+    background = 0.35 + 0.65 * templates  # every bar, each on a uniform background
+    assert bar_coverage(background, templates, centred=True)["bar_coverage"] == 16
+    assert bar_coverage(background, templates, centred=False)["bar_coverage"] == 0

@@ -71,6 +71,12 @@ class ProbeConfig:
         10_000, gt=0, help="training images the probe fits on (null: all of them)"
     )
     max_iter: int = setting(2000, gt=0, help="L-BFGS iterations of the logistic regression")
+    bar_cosine: str = setting(
+        "centred",
+        choices=("centred", "raw"),
+        help="bar coverage's cosine: of fields and bars less their means (a uniform background "
+        "does not count), or as they are (ANNarchy's tutorial)",
+    )
 
 
 @dataclass

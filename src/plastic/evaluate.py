@@ -45,8 +45,17 @@ def cosine_matrix(fields: np.ndarray, templates: np.ndarray) -> np.ndarray:
     return f @ t.T
 
 
-def bar_coverage(fields: np.ndarray, templates: np.ndarray) -> dict[str, float]:
-    """Distinct bars that have a selective unit, the number of selective units, mean best cosine."""
+def bar_coverage(
+    fields: np.ndarray, templates: np.ndarray, centred: bool = True
+) -> dict[str, float]:
+    """Distinct bars that have a selective unit, the number of selective units, mean best cosine.
+
+    `centred`: the cosine of each field and each bar less its own mean over the pixels, so that
+    a field that keeps a uniform background (b + (1 - b) bar) is as selective as the bar alone;
+    else the cosine of the arrays as they are (ANNarchy's tutorial measures so)."""
+    if centred:
+        fields = fields - fields.mean(axis=1, keepdims=True)
+        templates = templates - templates.mean(axis=1, keepdims=True)
     cosines = cosine_matrix(fields, templates)
     best = cosines.max(axis=1)
     selective = best >= SELECTIVE_COSINE
@@ -111,7 +120,9 @@ class Evaluator:
     def record(self, model) -> dict[str, float]:
         metrics = {}
         if self.dataset.bar_templates is not None and isinstance(model, FeatureLearner):
-            metrics.update(bar_coverage(model.receptive_fields(), self.dataset.bar_templates))
+            centred = self.probe.bar_cosine == "centred"
+            fields = model.receptive_fields()
+            metrics.update(bar_coverage(fields, self.dataset.bar_templates, centred))
         metrics.update(model.metrics())
         return metrics
 
@@ -127,7 +138,8 @@ class Evaluator:
         if not isinstance(model, FeatureLearner):
             return metrics, analysis.views
         if d.bar_templates is not None and initial_model is not None:  # the untrained control
-            untrained = bar_coverage(initial_model.receptive_fields(), d.bar_templates)
+            centred = self.probe.bar_cosine == "centred"
+            untrained = bar_coverage(initial_model.receptive_fields(), d.bar_templates, centred)
             metrics["bar_coverage_random"] = untrained["bar_coverage"]
         if d.train_labels is not None and d.test is not None:
             size = self.probe.train_size or d.n_train
