@@ -142,7 +142,7 @@ def test_slurm_without_srun_is_one_line(cli):
     tools.mkdir()
     (tools / "sbatch").write_text("#!/bin/sh\necho 'Submitted batch job 7'\n")
     (tools / "sbatch").chmod(0o755)
-    env = {"PATH": f"{tools}:/usr/bin:/bin"}
+    env = {"PATH": str(tools)}  # where SLURM is installed, its srun is not on this PATH
     result = cli("run", "-m", "hydra/launcher=slurm", "experiment=smoke/oja", "seed=0,1",
                  "hydra.sweep.dir=sweep", env=env)  # fmt: skip
     one_error_line(result, "needs SLURM's srun")

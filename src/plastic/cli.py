@@ -114,7 +114,10 @@ def run_command(args: list[str]) -> int:
         sys.argv = ["plastic run", *args]
         if "--help" in args or "-h" in args:
             return _help_without_schemas(app)
-        with contextlib.redirect_stderr(_WithoutSbatchErrors(sys.stderr)):
+        with (
+            contextlib.redirect_stderr(_WithoutSbatchErrors(sys.stderr)),
+            _noting_ctrl_c() as ctrl_c,
+        ):
             app.hydra_main(warm)
     except PlasticError as error:
         sweeps = getattr(sys.modules.get("plastic.app"), "SWEEPS", [])
@@ -139,13 +142,38 @@ def run_command(args: list[str]) -> int:
         if warm is not None:
             warm.close()  # a run that was refused, or chose other loggers
     if app.SWEEPS:  # a sweep: its jobs may have run elsewhere; their summaries say how they ended
-        return _report_sweep(app.SWEEPS[-1])
+        # Ctrl-C reaches the sweep's workers too: the jobs may all have saved and ended before
+        # the sweep's own process saw it; the sweep was stopped all the same
+        code = _report_sweep(app.SWEEPS[-1], interrupted=bool(ctrl_c))
+        return 130 if ctrl_c and code else code
     # Runs that ended early (diverged, interrupted, a bad dataset) wrote their summary; say why.
     for run_dir, error in app.ENDED:
         if str(run_dir) not in error.message:
             error.message = f"{error.message} ({run_dir})"
     codes = [_report(error, show_traces) for _, error in app.ENDED]
     return max(codes, default=0)
+
+
+@contextlib.contextmanager
+def _noting_ctrl_c():
+    """Ctrl-C (SIGINT) as always, and remembered: the list it yields is not empty after one."""
+    import signal
+    import threading
+
+    came: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+
+    def note(signum, frame):
+        came.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _help_without_schemas(app) -> int:
