@@ -73,7 +73,7 @@ FAMILIES = [
 
 
 @settings(
-    max_examples=36, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.one_of(

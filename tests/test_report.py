@@ -385,8 +385,13 @@ def test_sigterm_stops_a_report_as_ctrl_c_does(tmp_path):
     from tests.conftest import plastic_exe
 
     sweep = tmp_path / "big"
-    values = {str(tau): [float(tau + s) for s in range(20)] for tau in range(12)}
-    write_sweep(sweep, values)
+    job = 0
+    for tau in range(12):  # twenty metrics that vary: twenty figures to draw after sweep.csv
+        for seed in range(10):
+            metrics = {f"m{i}": float(tau * i + seed) for i in range(20)}
+            write_run(sweep / str(job), [f"model.tau={tau}", f"seed={seed}"],
+                      {"bar_coverage": float(tau), **metrics})  # fmt: skip
+            job += 1
     for signum in (signal.SIGTERM, signal.SIGINT):
         process = subprocess.Popen([plastic_exe(), "report", str(sweep)], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
