@@ -19,7 +19,7 @@ usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hy
        plastic report FOLDER [--sort METRIC] [--replicates KEYS]  what a sweep concludes
        plastic report --compare RUN RUN ... [--out FOLDER]   runs from anywhere, side by side
        plastic eval RUN [override ...] [--out FOLDER]        a finished run measured again
-       plastic list [model=NAME | dataset=NAME]                choices; one's settings
+       plastic list [GROUP=NAME | --check]                     choices; one's settings; plugins
        plastic --version
 
   plastic run experiment=bars_oja           reproduce the bar-learning tutorial
@@ -107,7 +107,9 @@ def run_command(args: list[str]) -> int:
         from plastic.config import register_configs
 
         app.register_resolvers()
-        register_configs(config_dirs(args))
+        for line in register_configs(config_dirs(args)):  # a broken plugin is never silent
+            if line.split(" ", 1)[0] not in args:  # chosen, it is the run's own one line
+                print(f"plastic: warning: {line} (plastic list --check)", file=sys.stderr)
         # a rule module in the folder plastic runs from imports, as with `python -m`
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
@@ -594,6 +596,8 @@ def list_command(args: list[str] = ()) -> int:
     from plastic.errors import UserError
 
     try:
+        if args == ["--check"]:
+            return listing.check_plugins()
         if args:
             listing.print_settings(args[0])
         else:

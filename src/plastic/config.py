@@ -143,9 +143,10 @@ class PlasticConfig:
 
 
 # ----------------------------------------------------------------------------- registration
-def register_configs(config_dirs: tuple[Path, ...] = ()) -> None:
+def register_configs(config_dirs: tuple[Path, ...] = ()) -> list[str]:
     """Put the schemas, the rules and datasets of every installed package (entry points), and
-    every recipe of experiments/ into Hydra's ConfigStore.
+    every recipe of experiments/ (and of packages) into Hydra's ConfigStore; returns a line for
+    each installed plugin that cannot be imported.
 
     A rule or dataset offered by an entry point becomes `model=NAME` / `dataset=NAME` with the
     defaults of its dataclass, unless a YAML of that name is in conf/ or in one of the
@@ -191,6 +192,7 @@ def register_configs(config_dirs: tuple[Path, ...] = ()) -> None:
             group = "/".join(("experiment", *prefix, *path.relative_to(root).parent.parts))
             node = OmegaConf.load(path)
             store.store(group=group, name=path.stem, node=node, package="_global_")
+    return registry.broken()  # the plugins that cannot be imported, a line each
 
 
 # ----------------------------------------------------------------------------- validation

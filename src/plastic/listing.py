@@ -237,3 +237,20 @@ def settings_rows(schema, prefix: str, values: dict | None = None) -> list[tuple
             default = "" if f.default is dataclasses.MISSING else repr(f.default)
         rows.append((key, default, allowed or kind, f.metadata.get("help", "")))
     return rows
+
+
+def check_plugins() -> int:
+    """`plastic list --check`: each installed plugin that cannot be imported, a line each, and
+    exit 1 (as npe2 validate does for napari's); 0 and one line when every one imports."""
+    from plastic import registry
+
+    failing = registry.broken()
+    for line in failing:
+        print(f"plastic: {line}")
+    if failing:
+        return 1
+    counts = {g: len(registry.offers(g)) for g in (registry.RULES, registry.DATASETS,
+                                                     registry.EXPERIMENTS)}  # fmt: skip
+    print(f"every plugin imports: {counts[registry.RULES]} rules, {counts[registry.DATASETS]} "
+          f"datasets, {counts[registry.EXPERIMENTS]} recipe packages")  # fmt: skip
+    return 0

@@ -180,3 +180,21 @@ def recipe_roots() -> list[tuple[Any, str, str]]:
         if locations:
             found.append((Path(locations[0]), name, offer.source))
     return found
+
+
+def broken() -> list[str]:
+    """One line for each installed rule, dataset or recipe package that cannot be imported
+    (the distribution that offers it, and why): such a plugin is never silently missing."""
+    found = []
+    for group, entry_group in (("model", RULES), ("dataset", DATASETS)):
+        for name, offer in offers(entry_group).items():
+            try:
+                import_target(offer.target, group)
+            except UserError as error:
+                found.append(f"{group}={name} ({offer.source}): {error.message}")
+    shipped = {name for _, name, _ in recipe_roots()}
+    for name, offer in offers(EXPERIMENTS).items():
+        if name not in shipped:
+            found.append(f"experiment={name}/* ({offer.source}): the recipe package "
+                         f"{offer.dotted!r} cannot be found")  # fmt: skip
+    return found
