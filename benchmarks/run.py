@@ -869,7 +869,8 @@ def bench_runs(quick: bool) -> str:
         "epoch's order (with the run's own code) and copying each block's samples into a "
         "reused buffer, on the clock, as any loop over shuffled samples must (a memory-bound "
         "copy: 6 MB a batch at the mnist rows' size). Against that loop, the run's ratio is "
-        "the cost of the trainer itself: records, checkpoints, guards and progress. Goal: >= 0.9 against the rule, with its shuffling where the run shuffles; the last "
+        "the cost of the trainer itself: records, checkpoints, guards and progress. Goal: "
+        ">= 0.9 against the rule, with its shuffling where the run shuffles; the last "
         "column sets nothing aside.\n\n"
         + (
             "The mnist rows (with `make bench MNIST=FILE`) are the minibatch rules at their "
