@@ -159,6 +159,7 @@ DIVERGING = ["experiment=search/oja_bars", "hydra.sweeper.n_trials=2",
              "model.tau_learning=interval(0.001,0.002)", "dataset.n_samples=300"]  # fmt: skip
 
 
+@pytest.mark.slow  # seconds of real runs: the slow tier (CI runs it)
 def test_a_search_whose_trials_all_fail_ends_in_one_line(cli):
     result = cli("run", "-m", *DIVERGING, "hydra.sweep.dir=search")
     lines = result.stderr.strip().splitlines()
@@ -171,6 +172,7 @@ def test_a_search_whose_trials_all_fail_ends_in_one_line(cli):
     assert report.returncode == 0 and "diverged" in report.stdout
 
 
+@pytest.mark.slow  # seconds of real runs: the slow tier (CI runs it)
 def test_a_search_stopped_by_its_first_failed_trial_says_how_to_go_on(cli):
     result = cli("run", "-m", *DIVERGING, "hydra.sweeper.max_failure_rate=0.0",
                  "hydra.sweep.dir=search")  # fmt: skip

@@ -97,6 +97,7 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_job(cli):
         assert {"config.yaml", "run.log", "summary.json", "metrics.csv"} <= artifacts
 
 
+@pytest.mark.slow  # seconds of real runs: the slow tier (CI runs it)
 @pytest.mark.parametrize("stop", ["SIGTERM", "Ctrl-C"])
 def test_a_stopped_run_keeps_every_record_and_its_sweep_ends_killed(cli, stop):
     """SIGTERM to a sweep, or Ctrl-C (SIGINT to every process of the terminal's group): each
@@ -134,6 +135,7 @@ def test_a_stopped_run_keeps_every_record_and_its_sweep_ends_killed(cli, stop):
     assert sorted(m.step for m in history) == [int(r["step"]) for r in rows]
 
 
+@pytest.mark.slow  # seconds of real runs: the slow tier (CI runs it)
 def test_a_killed_run_is_ended_killed_by_its_tracking_process(cli):
     """kill -9 leaves the tracking process alone with what it received: it ends the run."""
     import signal
