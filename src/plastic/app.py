@@ -13,7 +13,6 @@ import functools
 import logging
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from plastic.errors import (
     RunInterrupted,
     TrialFailed,
     UserError,
+    handling,
     sigterm_as_interrupt,
 )
 from plastic.evaluate import Evaluator
@@ -535,15 +535,14 @@ def _time_limit_after_training():
     """SLURM's warning before the time limit (SIGUSR2) once training is done: the run evaluates
     and writes as usual and completes (there is nothing left to requeue), instead of going to
     the launcher's handler, which would requeue a finished job and record it failed."""
-    if not hasattr(signal, "SIGUSR2") or threading.current_thread() is not threading.main_thread():
+    if not hasattr(signal, "SIGUSR2"):
         yield
         return
     came: list[int] = []
-    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: came.append(signum))
     try:
-        yield
+        with handling(signal.SIGUSR2, lambda signum, frame: came.append(signum)):
+            yield
     finally:
-        signal.signal(signal.SIGUSR2, previous)
         if came:
             log.warning("the time limit's warning (SIGUSR2) came after training: the run "
                         "completed, and nothing is requeued")  # fmt: skip

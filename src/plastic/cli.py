@@ -160,22 +160,17 @@ def run_command(args: list[str]) -> int:
 def _noting_ctrl_c():
     """Ctrl-C (SIGINT) as always, and remembered: the list it yields is not empty after one."""
     import signal
-    import threading
+
+    from plastic.errors import handling
 
     came: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield came
-        return
 
     def note(signum, frame):
         came.append(signum)
         signal.default_int_handler(signum, frame)
 
-    previous = signal.signal(signal.SIGINT, note)
-    try:
+    with handling(signal.SIGINT, note):
         yield came
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _help_without_schemas(app) -> int:

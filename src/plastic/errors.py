@@ -57,19 +57,25 @@ class RunInterrupted(PlasticError):
 
 
 @contextlib.contextmanager
+def handling(signum: int, handler):
+    """`handler` for the signal while the block lasts, the previous one restored after it (a
+    signal handler can be set only in the main thread: elsewhere, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def sigterm_as_interrupt():
     """SIGTERM aborts as Ctrl-C does (KeyboardInterrupt) for as long as the block lasts: a
     run outside its training loop (which stops at the next block and saves) says interrupted
     instead of nothing at all; a report or an evaluation ends in one line, exit 130."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return handling(signal.SIGTERM, _interrupt)
