@@ -366,12 +366,33 @@ def check_resume(cfg, rule: type, settings, run_dir: Path) -> None:
     anything is written."""
     backend = make_backend(cfg.device, cfg.seed)
     dataset = datasets.load(cfg.dataset)
-    rng = np.random.default_rng(cfg.seed)
-    model = rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
+    parts = build_parts(cfg, rule, settings, backend, dataset, run_dir, multirun=False)
+    parts.trainer.check_checkpoint(run_dir / CHECKPOINT)
+
+
+def build_parts(cfg, rule: type, settings, backend, dataset, run_dir: Path, multirun: bool):
+    """The model on the run's seed, its evaluator and its trainer, as a run builds them."""
+
+    def build_model():  # the same seed builds the same initial network, on its own settings
+        rng = np.random.default_rng(cfg.seed)
+        return rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
+
+    model = build_model()
     evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
-    trainer = Trainer(cfg.trainer, model, dataset, evaluator, backend, run_dir, cfg.seed,
-                      shuffle=cfg.dataset.shuffle)  # fmt: skip
-    trainer.check_checkpoint(run_dir / CHECKPOINT)
+    trainer = Trainer(
+        cfg.trainer,
+        model,
+        dataset,
+        evaluator,
+        backend,
+        run_dir,
+        cfg.seed,
+        shuffle=cfg.dataset.shuffle,
+        multirun=multirun,
+        max_frames=cfg.viz.gif_max_frames,
+        max_tiles=cfg.viz.max_tiles,
+    )
+    return RunParts(model, dataset, evaluator, trainer, build_model)
 
 
 def check_memory(cfg, rule: type, settings, n_inputs: int | None = None) -> None:
@@ -490,25 +511,8 @@ def _run(
 
         check_memory(cfg, rule, settings, dataset.n_inputs)
 
-        def build_model():  # the same seed builds the same initial network, on its own settings
-            rng = np.random.default_rng(cfg.seed)
-            return rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
-
-        model = build_model()
-        evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
-        trainer = Trainer(
-            cfg.trainer,
-            model,
-            dataset,
-            evaluator,
-            backend,
-            run_dir,
-            cfg.seed,
-            shuffle=cfg.dataset.shuffle,
-            multirun=multirun,
-            max_frames=cfg.viz.gif_max_frames,
-            max_tiles=cfg.viz.max_tiles,
-        )
+        parts = build_parts(cfg, rule, settings, backend, dataset, run_dir, multirun)
+        model, trainer = parts.model, parts.trainer
         if tracker is not None:
             trainer.on_record = tracker.record
             if cfg.logger.get("tensorboard") is not None and cfg.logger.tensorboard.images:
@@ -518,14 +522,12 @@ def _run(
                 )
         # a continued job that stopped before its first checkpoint starts again from the seed
         if cfg.resume or (continuing and (run_dir / CHECKPOINT).exists()):
-            trainer.check_checkpoint(run_dir / CHECKPOINT)  # a continued job's, too
-            trainer.load_checkpoint(run_dir / CHECKPOINT)
+            trainer.load_checkpoint(run_dir / CHECKPOINT)  # checked: a continued job's, too
             summary["resumed_from"] = trainer.step
             log.info("resuming from step %s of %s", f"{trainer.step:,}", f"{trainer.total:,}")
 
         compiler.join()
         outcome = trainer.fit()
-        parts = RunParts(model, dataset, evaluator, trainer, build_model)
         with _time_limit_after_training():
             return _finish(cfg, rule, run_dir, multirun, started, summary, tracker, parts, outcome)
 

@@ -187,6 +187,7 @@ def _built(cfg, rule: type, settings, run: Path):
     """The model on the run's weights, its untrained twin (the run's seed), the data."""
     from plastic import datasets
     from plastic.backend import make_backend
+    from plastic.trainer import misfit
 
     backend = make_backend(cfg.device, cfg.seed)
     dataset = datasets.load(cfg.dataset)
@@ -202,15 +203,13 @@ def _built(cfg, rule: type, settings, run: Path):
     except Exception as error:
         raise UserError(f"plastic eval: {run / WEIGHTS} cannot be read ({error})") from None
     expected = model.state_dict()
-    for name in rule.state_names:  # the learned arrays (a rule may keep its history beside)
-        array, found = expected[name], weights.get(name)
-        if found is None or np.shape(found) != np.shape(array):
-            held = f"shape {np.shape(found)}" if found is not None else "nothing"
-            raise UserError(
-                f"plastic eval: {run / WEIGHTS} does not fit the model on dataset="
-                f"{cfg.dataset.name}: it holds {held} for {name!r}, the model needs shape "
-                f"{np.shape(array)} (the data must have as many inputs as the run's)"
-            )
+    # the learned arrays (a rule may keep its history beside); a device's dtype may differ
+    wrong = misfit(expected, weights, rule.state_names, dtypes=False)
+    if wrong:
+        raise UserError(
+            f"plastic eval: {run / WEIGHTS} does not fit the model on dataset="
+            f"{cfg.dataset.name}: {wrong} (the data must have as many inputs as the run's)"
+        )
     model.load_state_dict({k: weights[k] for k in expected})
     return model, build(), dataset, backend
 

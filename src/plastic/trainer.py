@@ -97,6 +97,20 @@ class Recorder:
         self.last_fields = state["record/last_fields"]
 
 
+def misfit(expected: dict, found: dict, names, dtypes: bool = True) -> str | None:
+    """How the learned arrays `names` of a saved state (`found`) fail to fit a model's
+    (`expected`): the first missing one, or one of another shape (or dtype); None if they fit."""
+    for name in names:
+        need = np.asarray(expected[name])
+        if name not in found:
+            return f"it holds no {name!r}, this run's model needs {need.dtype} {list(need.shape)}"
+        have = np.asarray(found[name])
+        if have.shape != need.shape or (dtypes and have.dtype != need.dtype):
+            return (f"its {name!r} is {have.dtype} {list(have.shape)}, this run's model needs "
+                    f"{need.dtype} {list(need.shape)}")  # fmt: skip
+    return None
+
+
 def load_compiler() -> threading.Thread:
     """Load numba on a thread, now: the first compiled call of a process (any rule's loop, the
     record's change below) first sets up numba's compiler, a quarter to half a second that a
@@ -233,10 +247,10 @@ class Trainer:
         # the disk: the checkpoint is; the final metrics.csv is written at the end)
         write_csv(self.run_dir / METRICS, self.recorder.columns, self.recorder.rows, durable=False)
 
-    def check_checkpoint(self, path: Path) -> None:
-        """UserError unless the checkpoint at `path` fits this trainer: its model's arrays by
-        name, and the learned ones by shape and dtype; the records of these columns; a step
-        within the run's end."""
+    def check_checkpoint(self, path: Path) -> dict[str, np.ndarray]:
+        """The checkpoint at `path`, read; UserError unless it fits this trainer: its model's
+        arrays by name, and the learned ones by shape and dtype; the records of these columns;
+        a step within the run's end."""
         from plastic.errors import UserError
 
         where = f"resume: {path}"
@@ -249,13 +263,9 @@ class Trainer:
                 f"this run's model has {', '.join(sorted(expected))}); the run folder is left "
                 "as it is"
             )
-        for name in type(self.model).state_names:
-            have, need = np.asarray(found[name]), np.asarray(expected[name])
-            if have.shape != need.shape or have.dtype != need.dtype:
-                raise UserError(
-                    f"{where}: its {name!r} is {have.dtype} {list(have.shape)}, this run's model "
-                    f"needs {need.dtype} {list(need.shape)}; the run folder is left as it is"
-                )
+        wrong = misfit(expected, found, type(self.model).state_names)
+        if wrong:
+            raise UserError(f"{where}: {wrong}; the run folder is left as it is")
         missing = [c for c in self.recorder.columns if f"record/{c}" not in state]
         if missing:
             raise UserError(
@@ -269,9 +279,11 @@ class Trainer:
                 "that trainer.epochs and trainer.max_steps now allow; the run folder is left as "
                 "it is"
             )
+        return state
 
     def load_checkpoint(self, path: Path) -> None:
-        state = read_npz(path)
+        """Continue from the checkpoint at `path`, once it is checked (read once)."""
+        state = self.check_checkpoint(path)
         self.model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model/")})
         self.recorder.load(state)
         self.step = int(state["trainer/step"])
