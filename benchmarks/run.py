@@ -943,6 +943,90 @@ def bench_tracking(quick: bool) -> str:
     )
 
 
+def bench_softhebb(quick: bool) -> str:
+    """SoftHebb's three learning layers (the paper's MNIST network) against the transcription
+    of the authors' code, and the whole network's encoding, in images per second."""
+    from omegaconf import OmegaConf
+
+    from benchmarks.reference import softhebb as reference
+    from plastic.backend import make_backend
+    from plastic.models.softhebb import Config, SoftHebb, SoftHebbConv, parse_pool
+
+    settings = Config()
+    shapes, rows = [(1, 28, 28), (96, 14, 14), (384, 7, 7)], []
+    batch, n_batches = settings.batch_size, 2 if quick else 6
+    for i, shape in enumerate(shapes):
+        layer_cfg = SoftHebb.layer_config(settings, i)
+        rng = np.random.default_rng(i)
+        x = rng.normal(size=(n_batches * batch, *shape))  # a layer's input, after batch norm
+        pool = parse_pool(layer_cfg.pool)
+
+        def run_plastic(dtype, layer_cfg=layer_cfg, shape=shape, x=x):
+            backend = make_backend(OmegaConf.create({"name": "cpu", "dtype": dtype}), 0)
+            conv = SoftHebbConv(
+                layer_cfg, backend, int(np.prod(shape)), np.random.default_rng(0), input_shape=shape
+            )
+            data = x.astype(dtype)
+            for b in range(n_batches):
+                conv.forward(data[b * batch : (b + 1) * batch], learn=True)
+            k, c = layer_cfg.kernel, shape[0]
+            return conv.weights.reshape(-1, k, k, c).transpose(0, 3, 1, 2)
+
+        fresh = SoftHebbConv(
+            layer_cfg,
+            make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0),
+            int(np.prod(shape)),
+            np.random.default_rng(0),
+            input_shape=shape,
+        )
+        k, c = layer_cfg.kernel, shape[0]
+        start = fresh.weights.reshape(-1, k, k, c).transpose(0, 3, 1, 2).copy()
+
+        def run_reference(x=x, start=start, layer_cfg=layer_cfg, pool=pool):
+            weights = start
+            for b in range(n_batches):
+                learn = (layer_cfg.t_invert, layer_cfg.learning_rate)
+                _, weights = reference.block(
+                    x[b * batch : (b + 1) * batch],
+                    weights,
+                    layer_cfg.padding,
+                    layer_cfg.triangle_power,
+                    pool,
+                    learn,
+                )
+            return weights
+
+        images = n_batches * batch
+        ref_rate = best_rate(run_reference, images, 2)
+        rate = best_rate(lambda: run_plastic("float64"), images, 2)
+        rate32 = best_rate(lambda: run_plastic("float32"), images, 2)
+        diff = np.abs(run_plastic("float64") - run_reference()).max()
+        rows.append(
+            f"| {i + 1}: {shape[0]} x {shape[1]}x{shape[2]} -> {layer_cfg.channels}, "
+            f"{layer_cfg.kernel}x{layer_cfg.kernel} | {ref_rate:,.0f} | {rate:,.0f} "
+            f"| **{rate / ref_rate:.1f}x** | {rate32:,.0f} | {rate32 / ref_rate:.1f}x "
+            f"| {diff:.0e} |"
+        )
+    backend = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float32"}), 0)
+    net = SoftHebb(settings, backend, 784, np.random.default_rng(0), input_shape=(1, 28, 28))
+    images = np.random.default_rng(0).random((200 if quick else 1000, 784)).astype(np.float32)
+    encode_rate = best_rate(lambda: net.encode(images), len(images), 2)
+    return (
+        "## softhebb: the paper's three layers learning (MNIST shapes, batches of 10, "
+        "device=cpu)\n\n"
+        "The reference is benchmarks/reference/softhebb.py (the authors' demo.py transcribed: "
+        "its convolutions written as sliding-window einsums); both sides learn from the same "
+        "batches from the same initial weights (layer inputs drawn N(0, 1), as after the batch "
+        "norm). Images per second of one layer's learning step (batch norm, convolution, "
+        "update, triangle, pooling).\n\n"
+        "| layer | reference images/s | plastic float64 | ratio | plastic float32 | ratio "
+        "| largest weight difference (float64) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n\n"
+        f"The whole network's encoding (the readout's features, 13,824 an image, float32): "
+        f"**{encode_rate:,.0f} images/s**.\n"
+    )
+
+
 BENCHES = {
     "runs": bench_runs,
     "tracking": bench_tracking,
@@ -954,6 +1038,7 @@ BENCHES = {
     "gpu": bench_gpu,
     "force": bench_force,
     "attractor": bench_attractor,
+    "softhebb": bench_softhebb,
 }
 
 

@@ -17,6 +17,17 @@ RULES = {
     "plastic.models.topo_wta:TopoWTA": {"kx": 4, "ky": 3, "n_winners": 2},
     "plastic.models.force:Force": {"n_units": 40, "train_until": 50.0},
     "plastic.models.attractor:Attractor": {"diagnostics_every": 10, "retrieval_trials": 4},
+    "plastic.models.softhebb:SoftHebb": {
+        "channels": [4, 6],
+        "kernel": [3, 3],
+        "padding": [1, 1],
+        "t_invert": [1.0, 0.65],
+        "learning_rate": [0.08, 0.01],
+        "triangle_power": [0.7, 1.0],
+        "pool": ["max_2_2_0", "avg_2_2_0"],
+        "batch_size": 5,
+        "mode": "consecutive",
+    },
     "sanger:Sanger": {"n_components": 4},
 }
 

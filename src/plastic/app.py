@@ -53,6 +53,7 @@ from plastic.errors import (
 )
 from plastic.evaluate import Evaluator
 from plastic.pictures import curves, fields
+from plastic.rule import build as build_rule
 from plastic.trainer import Trainer, load_compiler
 
 log = logging.getLogger("plastic")
@@ -375,10 +376,10 @@ def build_parts(cfg, rule: type, settings, backend, dataset, run_dir: Path, mult
 
     def build_model():  # the same seed builds the same initial network, on its own settings
         rng = np.random.default_rng(cfg.seed)
-        return rule(copy.deepcopy(settings), backend, dataset.n_inputs, rng)
+        return build_rule(rule, copy.deepcopy(settings), backend, dataset, rng)
 
     model = build_model()
-    evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
+    evaluator = Evaluator.for_model(dataset, model, cfg.seed, cfg.probe)
     trainer = Trainer(
         cfg.trainer,
         model,

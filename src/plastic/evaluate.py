@@ -80,6 +80,64 @@ def linear_probe(train_x, train_y, test_x, test_y, seed: int = 0, max_iter: int 
     return float(probe.score(test_x, test_y))
 
 
+HALVING_AT = (0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9)  # shares of the epochs (SoftHebb's schedule)
+
+
+def linear_readout(train_x, train_y, test_x, test_y, probe, seed: int = 0) -> float:
+    """Accuracy on the test split of SoftHebb's readout: a linear layer (PyTorch's default
+    initialisation) with dropout on its inputs, trained by Adam on the cross-entropy in
+    minibatches of `probe.batch_size` for `probe.epochs`, the rate halved after 20, 35, 50, 60,
+    70, 80 and 90 % of them (the authors' CustomStepLR). In float32, on the host."""
+    rng = np.random.default_rng(seed)
+    classes, targets = np.unique(train_y, return_inverse=True)
+    x = np.asarray(train_x, dtype=np.float32)
+    n, d = x.shape
+    bound = 1.0 / np.sqrt(d)
+    weights = rng.uniform(-bound, bound, (d, len(classes))).astype(np.float32)
+    bias = rng.uniform(-bound, bound, len(classes)).astype(np.float32)
+    adam = _Adam((weights, bias), probe.learning_rate)
+    halvings = {int(probe.epochs * share) for share in HALVING_AT}
+    keep = np.float32(1.0 - probe.dropout)
+    for epoch in range(probe.epochs):
+        if epoch in halvings:
+            adam.rate /= 2
+        order = rng.permutation(n)
+        for start in range(0, n, probe.batch_size):
+            rows = order[start : start + probe.batch_size]
+            batch = x[rows]
+            if probe.dropout:
+                batch = batch * ((rng.random(batch.shape, dtype=np.float32) < keep) / keep)
+            logits = batch @ weights + bias
+            logits -= logits.max(axis=1, keepdims=True)
+            grad = np.exp(logits)
+            grad /= grad.sum(axis=1, keepdims=True)
+            grad[np.arange(len(rows)), targets[rows]] -= 1.0  # d(cross-entropy)/d(logits)
+            grad /= len(rows)
+            adam.step((batch.T @ grad, grad.sum(axis=0)))
+    scores = np.asarray(test_x, dtype=np.float32) @ weights + bias
+    return float((classes[scores.argmax(axis=1)] == np.asarray(test_y)).mean())
+
+
+class _Adam:
+    """Adam (Kingma & Ba; PyTorch's defaults) on a tuple of arrays, in place."""
+
+    def __init__(self, params, rate: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.rate, self.betas, self.eps, self.steps = params, rate, betas, eps, 0
+        self.first = [np.zeros_like(p) for p in params]
+        self.second = [np.zeros_like(p) for p in params]
+
+    def step(self, grads) -> None:
+        self.steps += 1
+        b1, b2 = self.betas
+        size = self.rate * np.sqrt(1 - b2**self.steps) / (1 - b1**self.steps)
+        for p, g, m, v in zip(self.params, grads, self.first, self.second, strict=True):
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * g * g
+            p -= size * m / (np.sqrt(v) + self.eps * np.sqrt(1 - b2**self.steps))
+
+
 def finite_features(features, whose: str) -> np.ndarray:
     """The features a probe fits, refused in one line (RuleFault) when any is NaN or infinite:
     scikit-learn would stop with its own traceback."""
@@ -105,21 +163,37 @@ def duplicate_fields(fields: np.ndarray, threshold: float = DUPLICATE_COSINE) ->
 class Evaluator:
     """Metrics recorded during training (`record`) and measured once at the end (`final`)."""
 
-    def __init__(self, dataset: Dataset, model_metric_names=(), seed: int = 0, probe=None):
+    def __init__(
+        self,
+        dataset: Dataset,
+        model_metric_names=(),
+        seed: int = 0,
+        probe=None,
+        fields_span_inputs: bool = True,
+    ):
         self.dataset, self.seed = dataset, seed
         self.probe = probe or ProbeConfig()
         self.model_metric_names = list(model_metric_names)
+        # bar coverage compares fields with the bars: only fields over the whole input can be
+        self.bars = dataset.bar_templates is not None and fields_span_inputs
+
+    @classmethod
+    def for_model(cls, dataset: Dataset, model, seed: int = 0, probe=None) -> Evaluator:
+        """The evaluator of `model`'s run: its metrics, and the bars where its fields can be
+        compared with them."""
+        span = isinstance(model, FeatureLearner) and model.fields_span_inputs
+        return cls(dataset, model.metric_names, seed, probe, span)
 
     @property
     def record_names(self) -> list[str]:
         names = list(self.model_metric_names)
-        if self.dataset.bar_templates is not None:
+        if self.bars:
             names = ["bar_coverage", "selective_units", "mean_best_cosine", *names]
         return names
 
     def record(self, model) -> dict[str, float]:
         metrics = {}
-        if self.dataset.bar_templates is not None and isinstance(model, FeatureLearner):
+        if self.bars and isinstance(model, FeatureLearner):
             centred = self.probe.bar_cosine == "centred"
             fields = model.receptive_fields()
             metrics.update(bar_coverage(fields, self.dataset.bar_templates, centred))
@@ -137,7 +211,7 @@ class Evaluator:
         d = self.dataset
         if not isinstance(model, FeatureLearner):
             return metrics, analysis.views
-        if d.bar_templates is not None and initial_model is not None:  # the untrained control
+        if self.bars and initial_model is not None:  # the untrained control
             centred = self.probe.bar_cosine == "centred"
             untrained = bar_coverage(initial_model.receptive_fields(), d.bar_templates, centred)
             metrics["bar_coverage_random"] = untrained["bar_coverage"]
@@ -150,6 +224,8 @@ class Evaluator:
                     finite_features(encode(x), whose),
                     finite_features(encode(d.test), whose),
                 )
+                if self.probe.classifier == "linear":
+                    return linear_readout(train, y, test, d.test_labels, self.probe, self.seed)
                 return linear_probe(train, y, test, d.test_labels, self.seed, self.probe.max_iter)
 
             name = type(model).__name__

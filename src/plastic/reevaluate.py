@@ -193,9 +193,10 @@ def _built(cfg, rule: type, settings, run: Path):
     dataset = datasets.load(cfg.dataset)
 
     def build():
-        return rule(
-            copy.deepcopy(settings), backend, dataset.n_inputs, np.random.default_rng(cfg.seed)
-        )
+        from plastic.rule import build as build_rule
+
+        rng = np.random.default_rng(cfg.seed)
+        return build_rule(rule, copy.deepcopy(settings), backend, dataset, rng)
 
     model = build()
     try:
@@ -223,7 +224,7 @@ def _measure(cfg, rule, model, initial, dataset, backend, folder: Path, steps: i
     summary = {"status": "completed", "reason": "", "device": backend.description,
                "data_source": dataset.data_source}  # fmt: skip
     if isinstance(model, FeatureLearner):
-        evaluator = Evaluator(dataset, model.metric_names, cfg.seed, cfg.probe)
+        evaluator = Evaluator.for_model(dataset, model, cfg.seed, cfg.probe)
         final, analysis = evaluator.final(model, initial_model=initial)
         if cfg.viz.pictures:
             layout = model.layout(dataset.image_shape)

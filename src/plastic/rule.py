@@ -75,6 +75,9 @@ class Rule:
     splits_exactly: ClassVar[bool] = True
     # the largest magnitude a state element may reach before the run counts as diverged
     state_bound: ClassVar[float] = 1e12
+    # a rule that sees its inputs as images (a convolution) sets this; it is then built with
+    # the keyword input_shape=(channels, height, width) of the dataset's samples
+    sees_images: ClassVar[bool] = False
 
     def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
         # a plain dataclass, not an OmegaConf node: its fields are read in the hot loop
@@ -86,6 +89,12 @@ class Rule:
     def check(cls, cfg: Any, data: Any = None) -> None:
         """Raise UserError for settings that the field bounds cannot refuse (k <= n_units, ...).
         Called before any work with data=None, and again with the loaded Dataset."""
+
+    @classmethod
+    def epochs_needed(cls, cfg: Any) -> int | None:
+        """The passes over the data the rule's own schedule takes (a stack whose layers learn
+        one after another): a run with fewer trainer.epochs is refused (None: any number)."""
+        return None
 
     @classmethod
     def state_bytes(cls, cfg: Any, n_inputs: int, itemsize: int) -> int | None:
@@ -110,8 +119,11 @@ class Rule:
         raise NotImplementedError
 
     def layout(self, image_shape: tuple[int, int]) -> Layout:
-        """How the rows of `snapshot()` are drawn, given the dataset's image shape."""
-        return Layout(tuple(image_shape))
+        """How the rows of `snapshot()` are drawn, given the dataset's image shape: a sample of
+        several channels (stored one after another) as the channels one above the other."""
+        height, width = image_shape
+        channels = max(1, self.n_inputs // (height * width))
+        return Layout((channels * height, width))
 
     def metrics(self) -> dict[str, float]:
         """The rule's own figures at a record (a threshold, a norm): `metric_names`."""
@@ -122,8 +134,13 @@ class Rule:
         return Analysis()
 
     # ------------------------------------------------------------------ state
+    def state_arrays(self) -> dict[str, Any]:
+        """The live state arrays by name, not copies: what a checkpoint, the divergence guard
+        and the records' cadence read (`state_names` as attributes, unless overridden)."""
+        return {name: getattr(self, name) for name in self.state_names}
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {name: self.backend.to_host(getattr(self, name)) for name in self.state_names}
+        return {name: self.backend.to_host(array) for name, array in self.state_arrays().items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         for name in self.state_names:
@@ -132,8 +149,8 @@ class Rule:
     def nonfinite_state(self) -> str | None:
         """The first state array holding a NaN, an infinity or a value beyond `state_bound`
         (as a sentence naming it), else None."""
-        for name in self.state_names:
-            largest = self.backend.largest_magnitude(getattr(self, name))  # NaN propagates
+        for name, array in self.state_arrays().items():
+            largest = self.backend.largest_magnitude(array)  # NaN propagates
             if not np.isfinite(largest):
                 return f"'{name}' became NaN or infinite"
             if largest > self.state_bound:
@@ -141,8 +158,20 @@ class Rule:
         return None
 
 
+def build(cls: type, settings: Any, backend: Any, dataset: Any, rng: np.random.Generator) -> Rule:
+    """The rule `cls` built for `dataset`'s samples, as the runner and the kit build every rule:
+    one that `sees_images` also gets their (channels, height, width)."""
+    if cls.sees_images:
+        return cls(settings, backend, dataset.n_inputs, rng, input_shape=dataset.input_shape)
+    return cls(settings, backend, dataset.n_inputs, rng)
+
+
 class FeatureLearner(Rule):
     """A rule that learns features of its inputs: responses (`encode`) and receptive fields."""
+
+    # each row of `receptive_fields` spans the whole input (n_inputs values), so that it can
+    # be compared with the bars; a convolution's k x k kernels do not
+    fields_span_inputs: ClassVar[bool] = True
 
     def encode(self, x: Any) -> np.ndarray:
         """Responses (n_samples, n_units) to the host inputs x, without learning."""

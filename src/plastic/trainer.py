@@ -439,7 +439,7 @@ def cadence(cfg, model, total: int) -> tuple[int, int | None]:
     record = cfg.record_every
     if record is None:
         drawn = model.snapshot().size
-        guarded = sum(getattr(model, name).size for name in model.state_names)
+        guarded = sum(array.size for array in model.state_arrays().values())
         record = max(1, int(model.steps_per_record)) * max(
             1,
             -(-drawn // RECORD_ELEMENTS),

@@ -26,6 +26,13 @@ class Dataset:
         return int(self.train.shape[1])
 
     @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of a sample, its values stored channel after channel:
+        (3, 32, 32) for a colour image of 3,072 inputs."""
+        height, width = self.image_shape
+        return self.n_inputs // (height * width), height, width
+
+    @property
     def n_train(self) -> int:
         return int(self.train.shape[0])
 
@@ -60,8 +67,9 @@ def check(data: Dataset, where: str, kind: str = "images") -> None:
             bad = int((~np.isfinite(array)).sum())
             raise UserError(f"{where}: {name} holds {bad:,} NaN or infinite values")
     h, w = data.image_shape
-    if kind == "images" and h * w != train.shape[1]:
-        refuse("the training data", train, f"(n_samples, {h * w}) for {h}x{w} images")
+    if kind == "images" and train.shape[1] % (h * w):
+        expected = f"(n_samples, channels x {h * w}) for {h}x{w} images"
+        refuse("the training data", train, expected)
     if data.test is not None and (data.test.ndim != 2 or data.test.shape[1] != train.shape[1]):
         refuse("the test data", data.test, f"(n_samples, {train.shape[1]}), as the training data")
     for name, labels, samples in (
@@ -71,6 +79,21 @@ def check(data: Dataset, where: str, kind: str = "images") -> None:
         if labels is not None and (samples is None or np.shape(labels) != (len(samples),)):
             n = "?" if samples is None else len(samples)
             refuse(name, np.asarray(labels), f"({n},): one label per sample")
+
+
+def fetch_openml_arrays(name: str, cache_dir: str | None):
+    """(data, target) of OpenML's dataset `name` through scikit-learn, cached under cache_dir;
+    whatever keeps it out of reach (no network, a proxy, a broken cache) is raised as it is."""
+    import warnings
+
+    from sklearn.datasets import fetch_openml
+
+    with warnings.catch_warnings():  # its "network error ... Retrying": the caller says more
+        warnings.filterwarnings("ignore", message=".*Retrying", category=UserWarning)
+        found = fetch_openml(
+            name, version=1, data_home=cache_dir, as_frame=False, n_retries=1, delay=0.1
+        )
+    return found.data, found.target.astype(np.int64)
 
 
 def regular_file(path, key: str):

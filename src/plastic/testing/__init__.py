@@ -38,7 +38,15 @@ from omegaconf import OmegaConf
 from plastic.backend import Backend, make_backend, strict_backend
 from plastic.config import TrainerConfig, VizConfig, typed_section
 from plastic.datasets import Dataset
-from plastic.rule import IMAGES, PATTERNS, TIMELINE, DynamicalSystem, FeatureLearner, Rule
+from plastic.rule import (
+    IMAGES,
+    PATTERNS,
+    TIMELINE,
+    DynamicalSystem,
+    FeatureLearner,
+    Rule,
+    build,
+)
 
 # small data of each kind, for a rule that brings none: (dataset, its settings)
 SMALL_DATA = {
@@ -120,7 +128,7 @@ class _Kit:
 
     def _build(self, backend: Backend | None = None, seed: int = 0):
         backend = backend or self.cpu
-        return self.cls(self.settings, backend, self.dataset.n_inputs, np.random.default_rng(seed))
+        return build(self.cls, self.settings, backend, self.dataset, np.random.default_rng(seed))
 
     def _learned(self, *parts, backend=None):
         model = self._build(backend)
@@ -226,7 +234,8 @@ class _Kit:
             from plastic.evaluate import EVALUATOR_NAMES
 
             declared = self.cls.figure_names
-            undeclared = set(final) - {*EVALUATOR_NAMES, *self.cls.metric_names, *(declared or ())}
+            known = {*EVALUATOR_NAMES, *trainer.model.metric_names, *(declared or ())}
+            undeclared = set(final) - known
             assert declared is None or not undeclared, (
                 f"strict_device: analyse returned figures not in figure_names: {sorted(undeclared)}"
             )
@@ -267,7 +276,7 @@ class _Kit:
             max_steps=self._total(),
             progress="off",
         )
-        evaluator = Evaluator(self.dataset, model.metric_names, 0)
+        evaluator = Evaluator.for_model(self.dataset, model, 0)
         trainer = Trainer(
             cfg, model, self.dataset, evaluator, model.backend, folder, 0, max_frames=3
         )
@@ -277,7 +286,7 @@ class _Kit:
         return trainer, trainer.fit(stop=stop)
 
     def _diverges_through_the_trainer(self):
-        name = self.cls.state_names[0]
+        name = self._build().state_names[0]  # a stack names its state per instance
         kit = self
 
         class Poisoned(self.cls):
@@ -292,8 +301,8 @@ class _Kit:
                     self.load_state_dict(state)
 
         with tempfile.TemporaryDirectory() as folder:
-            poisoned = Poisoned(
-                self.settings, self.cpu, self.dataset.n_inputs, np.random.default_rng(0)
+            poisoned = build(
+                Poisoned, self.settings, self.cpu, self.dataset, np.random.default_rng(0)
             )
             # the guard comes before records: the rule learns on from its NaN state a block
             # or two first, and must not crash doing so
