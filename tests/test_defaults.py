@@ -1,5 +1,6 @@
-"""Each default in one place: a rule's (or dataset's) YAML in conf/ says what its dataclass
-says, key for key and value for value, so that neither can drift silently."""
+"""Each default in one place, the dataclass: a rule's (or dataset's) YAML in conf/ starts from
+it (/schema/GROUP/NAME) and restates none of its values, and model=NAME / dataset=NAME compose
+to exactly those defaults."""
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -67,3 +68,22 @@ def test_a_drift_is_found():
         "n_units: yaml 32, dataclass 33",
         "optimizer.learning_rate: yaml 0.02, dataclass 0.01",
     ]
+
+
+@pytest.mark.parametrize("group", ["model", "dataset"])
+def test_no_yaml_in_conf_restates_a_default(group):
+    """A YAML that set a key to its dataclass's value would be a second copy of that default:
+    each one starts from the schema and says only what differs (an interpolation may follow
+    another key)."""
+    for path in sorted((conf_dir() / group).glob("*.yaml")):
+        node = plain(OmegaConf.load(path))
+        assert f"/schema/{group}/{path.stem}@_here_" in node.get("defaults", []), path.name
+        if group == "model":
+            cls = registry.import_target(registry.offers(registry.RULES)[path.stem].target, group)
+        else:
+            cls = registry.dataset_source(path.stem)
+        defaults = plain(OmegaConf.structured(cls.Config))
+        for key, value in node.items():
+            if key in ("defaults", "_target_") or str(value).startswith("${"):
+                continue
+            assert value != defaults.get(key, object()), f"{path.name} restates {key}: {value!r}"

@@ -178,14 +178,16 @@ def register_configs(config_dirs: tuple[Path, ...] = ()) -> list[str]:
     store.store(group="schema/device", name="device", node=DeviceConfig)
     store.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     for name, offer in registry.offers(registry.RULES).items():
-        if has_yaml("model", name):
-            continue
         try:
             cls = registry.import_target(offer.target, "model")
             node = registry.rule_defaults(cls, offer.dotted)
         except Exception:  # a broken package stops only the runs that choose it, in one
             node = {registry.TARGET: offer.dotted}  # line: its import is tried again there
-        store.store(group="model", name=name, node=node)
+        # the defaults live in the dataclass alone: a YAML in conf/model starts from them
+        # (defaults: /schema/model/NAME@_here_) and says only what differs
+        store.store(group="schema/model", name=name, node=node)
+        if not has_yaml("model", name):
+            store.store(group="model", name=name, node=node)
     for name, offer in registry.offers(registry.DATASETS).items():
         try:
             source = registry.import_target(offer.target, "dataset")

@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 
 from plastic.config import ProbeConfig
@@ -80,6 +83,10 @@ def linear_probe(train_x, train_y, test_x, test_y, seed: int = 0, max_iter: int 
     return float(probe.score(test_x, test_y))
 
 
+log = logging.getLogger(__name__)
+PROGRESS_SECONDS = 10.0  # the readout's epochs are told this often
+TOLD_FROM = 20_000  # a probe on this many images takes minutes on a large model: say so
+
 HALVING_AT = (0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9)  # shares of the epochs (SoftHebb's schedule)
 
 
@@ -98,7 +105,11 @@ def linear_readout(train_x, train_y, test_x, test_y, probe, seed: int = 0) -> fl
     adam = _Adam((weights, bias), probe.learning_rate)
     halvings = {int(probe.epochs * share) for share in HALVING_AT}
     keep = np.float32(1.0 - probe.dropout)
+    last_line = time.perf_counter()
     for epoch in range(probe.epochs):
+        if time.perf_counter() - last_line >= PROGRESS_SECONDS:
+            last_line = time.perf_counter()
+            log.info("linear readout: epoch %d/%d", epoch + 1, probe.epochs)
         if epoch in halvings:
             adam.rate /= 2
         order = rng.permutation(n)
@@ -220,9 +231,21 @@ class Evaluator:
             x, y = d.train[:size], d.train_labels[:size]
 
             def probe(encode, whose: str):
+                started = time.perf_counter()
+                say = log.info if len(x) + len(d.test) >= TOLD_FROM else log.debug
+                images = f"{len(x):,} + {len(d.test):,}"
+                say("final probe: %s of %s images", whose, images)
                 train, test = (
                     finite_features(encode(x), whose),
                     finite_features(encode(d.test), whose),
+                )
+                say(
+                    "final probe: %s features each, in %.0f s; fitting the %s",
+                    f"{train.shape[1]:,}",
+                    time.perf_counter() - started,
+                    "linear readout"
+                    if self.probe.classifier == "linear"
+                    else "logistic regression",
                 )
                 if self.probe.classifier == "linear":
                     return linear_readout(train, y, test, d.test_labels, self.probe, self.seed)

@@ -476,6 +476,7 @@ class Progress:
 
     def __enter__(self):
         self.t0 = self.last_log = time.perf_counter()
+        self.last_step = self.start
         if self.mode == "bar":
             from rich.progress import (
                 BarColumn,
@@ -510,8 +511,12 @@ class Progress:
         if self.bar is not None:
             self.bar.update(self.task, completed=step, rate=f"{rate:,.0f} steps/s")
         elif self.mode == "log" and (now - self.last_log >= self.every or step == self.total):
-            self.last_log = now
-            eta = (self.total - step) / rate if rate > 0 else float("inf")
+            # the eta from the pace since the last line: a run whose steps slow down (a deeper
+            # layer's turn) is not promised the pace of its start
+            recent = (step - self.last_step) / max(now - self.last_log, 1e-9)
+            self.last_log, self.last_step = now, step
+            pace = recent if recent > 0 else rate
+            eta = (self.total - step) / pace if pace > 0 else float("inf")
             log.info(
                 "step %s/%s (%.0f%%) %s steps/s, eta %.0fs",
                 f"{step:,}",
