@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import datetime as dt
 import functools
@@ -14,7 +15,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from plastic.artifacts import CHECKPOINT, METRICS, SUMMARY, WEIGHTS
 from plastic.backend import make_backend
 from plastic.config import rule_choice, validate
 from plastic.errors import (
+    ConfigRejected,
     OutputFailed,
     PlasticError,
     RuleFault,
@@ -109,15 +111,6 @@ def _unresolvable(error: Exception) -> str:
     return f"{key} cannot be resolved: {message}"
 
 
-class ConfigRejected(BaseException):
-    """The Guard's verdict. Hydra turns an Exception raised in a callback into a warning and goes
-    on, so a rejection must be a BaseException to stop the run before its folder exists."""
-
-    def __init__(self, error: UserError):
-        super().__init__(error.message)
-        self.error = error
-
-
 class Guard(Callback):
     """Checks a run before Hydra makes its folder: values, the device, and that no finished run
     is overwritten."""
@@ -169,7 +162,7 @@ class Guard(Callback):
             sweep_dir = Path(str(config.hydra.sweep.dir))
             check_writable(sweep_dir, "hydra.sweep.dir")
             self._sweep_lock = lock_sweep_dir(sweep_dir)  # held until this process ends
-            SWEEPS.append(sweep_dir)
+            _noted().sweeps.append(sweep_dir)
             holds_runs = sweep_dir.is_dir() and (
                 (sweep_dir / "multirun.yaml").exists()
                 or any(run_status(p) for p in sweep_dir.iterdir() if p.is_dir())
@@ -200,10 +193,35 @@ def _same_sweep(sweep_dir: Path, config: DictConfig) -> bool:
 
 
 # ----------------------------------------------------------------------------- one run
-# The runs of this process that ended without completing, and the sweeps it started, for the
-# console script to report (a launcher may run the jobs in other processes).
-ENDED: list[tuple[Path, PlasticError]] = []
-SWEEPS: list[Path] = []
+@dataclass
+class Outcomes:
+    """What one command's runs came to, for the console script to report and turn into its
+    exit code: the runs of this process that ended without completing, and the sweeps it
+    started (a launcher may run their jobs in other processes: their summaries say)."""
+
+    ended: list[tuple[Path, PlasticError]] = field(default_factory=list)
+    sweeps: list[Path] = field(default_factory=list)
+
+
+# Hydra builds the task and its callbacks itself: the command's Outcomes reach them through
+# this context variable, set only inside `collecting_outcomes()`
+_OUTCOMES: contextvars.ContextVar[Outcomes] = contextvars.ContextVar("plastic_outcomes")
+
+
+@contextlib.contextmanager
+def collecting_outcomes():
+    """The Outcomes of the runs and sweeps started inside the block."""
+    token = _OUTCOMES.set(Outcomes())
+    try:
+        yield _OUTCOMES.get()
+    finally:
+        _OUTCOMES.reset(token)
+
+
+def _noted() -> Outcomes:
+    """The command's Outcomes (outside a command, as in a test calling the task: a fresh one
+    that nobody reads)."""
+    return _OUTCOMES.get(Outcomes())
 
 
 def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None) -> float | None:
@@ -226,7 +244,7 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
     try:
         lock = lock_run_dir(run_dir)
     except UserError as error:  # another process writes there: leave its folder alone
-        ENDED.append((run_dir, error))
+        _noted().ended.append((run_dir, error))
         return _no_result(cfg, multirun, run_dir, error.message)
     status = run_status(run_dir) if multirun else None
     if status is not None and status not in ("interrupted", "unfinished"):
@@ -254,7 +272,7 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
             f"cannot write the run folder {run_dir} ({error.strerror or error} at {where}); "
             "what was written before is whole"
         )
-        ENDED.append((run_dir, failure))
+        _noted().ended.append((run_dir, failure))
         with contextlib.suppress(OSError):  # it may fail again: the disk is full
             summary.update(status="failed", reason=failure.message)
             _write_summary(run_dir, summary, started)
@@ -264,7 +282,7 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         summary.update(status="interrupted", reason=f"aborted by a signal{kept}")
         if run_status(run_dir) != "completed":  # a finished record is never overwritten
             _write_summary(run_dir, summary, started)
-        ENDED.append((run_dir, RunInterrupted(f"run interrupted: {summary['reason']}")))
+        _noted().ended.append((run_dir, RunInterrupted(f"run interrupted: {summary['reason']}")))
         return _no_result(cfg, multirun, run_dir, summary["reason"])
     except PlasticError as error:  # its own end (diverged, interrupted) or a user mistake
         refused = isinstance(error, UserError) and not cfg.resume and status is None
@@ -272,7 +290,7 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
             # a refused resume (or continued job) leaves the run's record as it was
             summary["reason"] = error.message
             _write_summary(run_dir, summary, started)
-        ENDED.append((run_dir, error))
+        _noted().ended.append((run_dir, error))
         if isinstance(error, RunInterrupted) and error.stopped_by == "SIGUSR2":
             launchers.pass_on_time_limit_warning()  # saved: now submitit requeues the job
         # a sweeper (optuna) reads this as a failed trial; the other jobs go on
@@ -719,10 +737,21 @@ def _timestamp(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
 
 
-def hydra_main(warm_tracking: tracking.TrackingProcess | None = None) -> None:
-    import hydra
+def hydra_main(args: list[str], warm_tracking: tracking.TrackingProcess | None = None) -> None:
+    """Hydra's own main (what `hydra.main` runs), on the command line `args` rather than on
+    sys.argv: the same parser, flags and overrides, the same single run or sweep."""
+    from hydra import version
+    from hydra._internal.utils import _run_hydra, get_args_parser
 
     from plastic._paths import conf_dir
 
+    version.setbase("1.3")
     run = task if warm_tracking is None else functools.partial(task, warm_tracking=warm_tracking)
-    hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(run)()
+    parser = get_args_parser()
+    _run_hydra(
+        args=parser.parse_args(args),
+        args_parser=parser,
+        task_function=run,
+        config_path=str(conf_dir()),
+        config_name="config",
+    )

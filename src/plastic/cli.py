@@ -89,11 +89,31 @@ def _error(message: str) -> None:
 
 # ----------------------------------------------------------------------------- run
 def run_command(args: list[str]) -> int:
-    from plastic.errors import PlasticError, RunInterrupted
-
     show_traces = bool(os.environ.get("HYDRA_FULL_ERROR"))
-    # Hydra re-raises instead of printing its own report, so the errors reach us here.
+    from plastic import app
+
+    with _hydra_reraising(), app.collecting_outcomes() as outcomes:
+        return _run_collecting(args, app, outcomes, show_traces)
+
+
+@contextlib.contextmanager
+def _hydra_reraising():
+    """Hydra re-raises an error instead of printing its own report, so that it reaches the
+    console script (its variable, HYDRA_FULL_ERROR, set for the command's duration)."""
+    before = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = before
+
+
+def _run_collecting(args: list[str], app, outcomes, show_traces: bool) -> int:
+    from plastic.errors import ConfigRejected, PlasticError, RunInterrupted
+
     warm = None
     try:
         _refuse_unknown_flags(args)
@@ -103,28 +123,22 @@ def run_command(args: list[str]) -> int:
         # the loggers' libraries load in their own process while this one starts up
         multirun = any(a in ("-m", "--multirun") for a in args)
         warm = None if multirun else tracking.prewarm(args)
-        from plastic import app
         from plastic.config import register_configs
 
         app.register_resolvers()
         for line in register_configs(config_dirs(args)):  # a broken plugin is never silent
             if line.split(" ", 1)[0] not in args:  # chosen, it is the run's own one line
                 print(f"plastic: warning: {line} (plastic list --check)", file=sys.stderr)
-        # a rule module in the folder plastic runs from imports, as with `python -m`
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        sys.argv = ["plastic run", *args]
         if "--help" in args or "-h" in args:
-            return _help_without_schemas(app)
+            return _help_without_schemas(app, args)
         with (
             contextlib.redirect_stderr(_WithoutSbatchErrors(sys.stderr)),
             _noting_ctrl_c() as ctrl_c,
         ):
-            app.hydra_main(warm)
+            app.hydra_main(args, warm)
     except PlasticError as error:
-        sweeps = getattr(sys.modules.get("plastic.app"), "SWEEPS", [])
-        if sweeps and isinstance(error, RunInterrupted):  # a stopped sweep: how each job ended
-            _report_sweep(sweeps[-1], interrupted=True)
+        if outcomes.sweeps and isinstance(error, RunInterrupted):  # how each job ended
+            _report_sweep(outcomes.sweeps[-1], interrupted=True)
         return _report(error, show_traces)
     except Exception as error:
         stopped = _stopped_search(error)
@@ -136,23 +150,21 @@ def run_command(args: list[str]) -> int:
             raise  # not a user mistake: a bug, shown in full
         _error(message)
         return 2
-    except BaseException as error:
-        if type(error).__name__ != "ConfigRejected":
-            raise
+    except ConfigRejected as error:  # refused before its folder was made
         return _report(error.error, show_traces)
     finally:
         if warm is not None:
             warm.close()  # a run that was refused, or chose other loggers
-    if app.SWEEPS:  # a sweep: its jobs may have run elsewhere; their summaries say how they ended
+    if outcomes.sweeps:  # its jobs may have run elsewhere: their summaries say how they ended
         # Ctrl-C reaches the sweep's workers too: the jobs may all have saved and ended before
         # the sweep's own process saw it; the sweep was stopped all the same
-        code = _report_sweep(app.SWEEPS[-1], interrupted=bool(ctrl_c))
+        code = _report_sweep(outcomes.sweeps[-1], interrupted=bool(ctrl_c))
         return 130 if ctrl_c and code else code
     # Runs that ended early (diverged, interrupted, a bad dataset) wrote their summary; say why.
-    for run_dir, error in app.ENDED:
+    for run_dir, error in outcomes.ended:
         if str(run_dir) not in error.message:
             error.message = f"{error.message} ({run_dir})"
-    codes = [_report(error, show_traces) for _, error in app.ENDED]
+    codes = [_report(error, show_traces) for _, error in outcomes.ended]
     return max(codes, default=0)
 
 
@@ -173,12 +185,12 @@ def _noting_ctrl_c():
         yield came
 
 
-def _help_without_schemas(app) -> int:
+def _help_without_schemas(app, args: list[str]) -> int:
     """Hydra's help, less the schema groups (plastic's typing of the config, not choices)."""
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         with contextlib.suppress(SystemExit):
-            app.hydra_main()
+            app.hydra_main(args)
     shown = [line for line in text.getvalue().splitlines() if not line.startswith("schema/")]
     print("\n".join(shown))
     return 0

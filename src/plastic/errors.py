@@ -35,6 +35,16 @@ class RuleFault(PlasticError):
     exit_code = 1
 
 
+class ConfigRejected(BaseException):
+    """The check before a run's folder is made refused it. Hydra turns an Exception raised in a
+    callback into a warning and goes on, so a refusal must be a BaseException to stop the run
+    before its folder exists; the console script shows the UserError it carries."""
+
+    def __init__(self, error: UserError):
+        super().__init__(error.message)
+        self.error = error
+
+
 class TrialFailed(Exception):
     """A job of a search that did not complete (its folder says why): the sweeper (optuna)
     counts it as a failed trial. Not a PlasticError: it is the sweeper's to handle."""

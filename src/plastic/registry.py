@@ -16,9 +16,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -81,16 +84,32 @@ def import_target(target: str, key: str) -> Any:
         ) from None
 
 
+def _import(name: str) -> Any:
+    """importlib.import_module, and where the module is not installed, from the folder plastic
+    runs from, as `python -m` would find it (the folder then stays on sys.path, as there, so
+    that the module's own imports of its neighbours work too)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        here = os.getcwd()
+        top = name.split(".")[0]
+        beside = Path(here, f"{top}.py").exists() or Path(here, top).is_dir()
+        if error.name != top or here in sys.path or not beside:
+            raise
+        sys.path.insert(0, here)
+        return importlib.import_module(name)
+
+
 def _resolve(dotted: str, attribute: str) -> Any:
     """Import `dotted` and take `attribute` from it; without an attribute, the longest
     importable prefix of the dotted name is the module and the rest its attributes."""
     if attribute:
-        return getattr(importlib.import_module(dotted), attribute)
+        return getattr(_import(dotted), attribute)
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         name = ".".join(parts[:cut])
         try:
-            found = importlib.import_module(name)
+            found = _import(name)
         except ModuleNotFoundError as error:
             if error.name != name:  # the module exists but needs a missing package: say so
                 raise
