@@ -263,3 +263,37 @@ def test_too_few_epochs_for_the_greedy_schedule_are_refused(cli):
         .endswith("its schedule takes 2 passes over the data; set trainer.epochs=2")
     )
     assert not (cli.cwd / "run").exists()
+
+
+def test_a_greedy_stack_keeps_the_runners_promises():
+    """The conformance kit on the greedy schedule (the kit's list runs the consecutive one):
+    resume and checkpoints carry which layer learns and for how long."""
+    from plastic.testing import check_rule
+
+    settings = {
+        "channels": [4, 6],
+        "kernel": [3, 3],
+        "padding": [1, 1],
+        "t_invert": [1.0, 0.65],
+        "learning_rate": [0.08, 0.01],
+        "triangle_power": [0.7, 1.0],
+        "pool": ["max_2_2_0", "avg_2_2_0"],
+        "batch_size": 5,
+        "mode": "greedy",
+    }
+    check_rule(SoftHebb, config=settings, checks=("round_trip", "resume", "divergence"))
+
+
+def test_a_checkpoint_taken_in_the_second_layers_turn_resumes_there():
+    data = CPU.asarray(np.random.default_rng(0).random((50, 64)))
+    net = stack(mode="greedy")
+    net.learn(data)
+    net.end_epoch()
+    net.learn(data[:25])
+    resumed = stack(mode="greedy")
+    resumed.load_state_dict(net.state_dict())
+    for model in (net, resumed):
+        model.learn(data[25:])
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[key], value)
+    assert resumed.end_epoch() is not None  # the second layer's epoch ends the schedule

@@ -118,7 +118,7 @@ class Guard(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             rule, settings = validate(config)
-            make_backend(config.device, config.seed)  # device=gpu without a GPU stops here
+            backend = make_backend(config.device, config.seed)  # no GPU for device=gpu: here
             HydraConfig.instance().set_config(config)  # the run folder's name reads the choices
             check_memory(config, rule, settings)  # the data and the model, before any folder
             run_dir = Path(str(config.hydra.run.dir))
@@ -142,6 +142,7 @@ class Guard(Callback):
                 )
             if resuming:  # the checkpoint must fit: refused here, the folder stays as it was
                 check_resume(config, rule, settings, run_dir)
+            _noted().checked[str(run_dir.resolve())] = (rule, settings, backend)
         except UserError as error:
             raise ConfigRejected(error) from None
         except OmegaConfBaseException as error:  # an interpolation that cannot be resolved
@@ -201,6 +202,9 @@ class Outcomes:
 
     ended: list[tuple[Path, PlasticError]] = field(default_factory=list)
     sweeps: list[Path] = field(default_factory=list)
+    # what the check before a single run found (its rule, settings and backend), by run folder,
+    # so that the run does not validate and build them again
+    checked: dict[str, tuple[type, Any, Any]] = field(default_factory=dict)
 
 
 # Hydra builds the task and its callbacks itself: the command's Outcomes reach them through
@@ -254,7 +258,10 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         return _kept_result(cfg, run_dir)
     try:
         with sigterm_as_interrupt():
-            rule, settings = validate(cfg)  # again: each multirun job is composed anew
+            checked = _noted().checked.pop(str(run_dir.resolve()), None)
+            if checked is None:  # a sweep's job, composed anew (maybe in another process)
+                checked = (*validate(cfg), None)
+            rule, settings, backend = checked
             return _run(
                 cfg,
                 rule,
@@ -265,6 +272,7 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
                 summary,
                 continuing=status is not None,
                 warm_tracking=warm_tracking,
+                backend=backend,
             )
     except OSError as error:  # the folder cannot be written: say where and why, in one line
         where = getattr(error, "filename", None) or run_dir
@@ -507,13 +515,15 @@ def _run(
     summary: dict,
     continuing: bool = False,
     warm_tracking: tracking.TrackingProcess | None = None,
+    backend: Any = None,
 ) -> float | None:
     """One run of `rule` on its `settings` (as validate typed them); `continuing`: a sweep job
     whose folder holds its own interrupted run (launched again, or requeued by SLURM) resumes
-    from its checkpoint, as resume=DIR does."""
+    from its checkpoint, as resume=DIR does; `backend`: the one the check before the run
+    built (else built here)."""
     with _tracking(cfg, rule, run_dir, multirun, summary, warm_tracking) as tracker:
         compiler = load_compiler()  # numba's set-up is start-up, not training: it overlaps this
-        backend = make_backend(cfg.device, cfg.seed)
+        backend = backend or make_backend(cfg.device, cfg.seed)
         dataset = datasets.load(cfg.dataset)
         summary.update(device=backend.description, data_source=dataset.data_source)
         log.info(
