@@ -10,10 +10,9 @@ from omegaconf import OmegaConf
 
 from benchmarks.reference import softhebb as reference
 from plastic.backend import make_backend, strict_backend
-from plastic.config import ProbeConfig
 from plastic.datasets import cifar10
 from plastic.errors import UserError
-from plastic.evaluate import linear_readout
+from plastic.evaluate import ProbeConfig, linear_readout
 from plastic.models.softhebb import Config, LayerConfig, SoftHebb, SoftHebbConv, parse_pool
 
 CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)

@@ -29,10 +29,10 @@ from omegaconf.errors import OmegaConfBaseException
 import plastic
 from plastic import (
     artifacts,
-    datasets,
     launchers,
     pictures,
     provenance,
+    registry,
     search,
     tracking,
     verdict,
@@ -392,7 +392,7 @@ def check_resume(cfg, rule: type, settings, run_dir: Path) -> None:
     dtypes, the same records, a step within the run's end; UserError otherwise, before
     anything is written."""
     backend = make_backend(cfg.device, cfg.seed)
-    dataset = datasets.load(cfg.dataset)
+    dataset = registry.load_dataset(cfg.dataset)
     parts = build_parts(cfg, rule, settings, backend, dataset, run_dir, multirun=False)
     parts.trainer.check_checkpoint(run_dir / CHECKPOINT)
 
@@ -524,7 +524,7 @@ def _run(
     with _tracking(cfg, rule, run_dir, multirun, summary, warm_tracking) as tracker:
         compiler = load_compiler()  # numba's set-up is start-up, not training: it overlaps this
         backend = backend or make_backend(cfg.device, cfg.seed)
-        dataset = datasets.load(cfg.dataset)
+        dataset = registry.load_dataset(cfg.dataset)
         summary.update(device=backend.description, data_source=dataset.data_source)
         log.info(
             "plastic %s: %s on %s (%s samples of %s inputs, %s), %s, in %s",

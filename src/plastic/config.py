@@ -16,14 +16,8 @@ from typing import Any
 from omegaconf import II, MISSING, DictConfig, OmegaConf
 
 from plastic.errors import UserError
-
-
-def setting(default: Any, *, gt=None, ge=None, lt=None, le=None, choices=None, help: str = ""):
-    """A config field with the bounds `validate` enforces (bounds apply when the value is set)."""
-    rules = {
-        k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le, choices=choices).items() if v is not None
-    }
-    return field(default=default, metadata={"rules": rules, "help": help})
+from plastic.evaluate import ProbeConfig
+from plastic.settings import setting
 
 
 # ----------------------------------------------------------------------------- shared sections
@@ -59,36 +53,6 @@ class VizConfig:
     gif_fps: float = setting(10.0, gt=0)
     tile_pixels: int = setting(48, gt=0, help="a receptive-field tile is upscaled to at least this")
     max_tiles: int = setting(100, gt=0, help="pictures show the first this many units")
-
-
-@dataclass
-class ProbeConfig:
-    """The final linear probe of a feature learner on labelled data (plastic.evaluate), fitted
-    on training images and scored on the test split; the same probe on the raw pixels and on
-    the untrained network. `classifier`: a logistic regression on standardised responses
-    (L-BFGS), or SoftHebb's readout: a linear layer with dropout on its inputs, trained by Adam
-    on the cross-entropy in minibatches, its rate halved after 20, 35, 50, 60, 70, 80 and 90 %
-    of the epochs."""
-
-    train_size: int | None = setting(
-        10_000, gt=0, help="training images the probe fits on (null: all of them)"
-    )
-    classifier: str = setting(
-        "logistic",
-        choices=("logistic", "linear"),
-        help="logistic regression (L-BFGS) or a linear layer with dropout trained by Adam",
-    )
-    max_iter: int = setting(2000, gt=0, help="L-BFGS iterations of the logistic regression")
-    epochs: int = setting(50, gt=0, help="linear: passes over the training responses")
-    batch_size: int = setting(64, gt=0, help="linear: samples per Adam step")
-    learning_rate: float = setting(0.001, gt=0, help="linear: Adam's initial rate")
-    dropout: float = setting(0.5, ge=0, lt=1, help="linear: share of the inputs dropped")
-    bar_cosine: str = setting(
-        "centred",
-        choices=("centred", "raw"),
-        help="bar coverage's cosine: of fields and bars less their means (a uniform background "
-        "does not count), or as they are (ANNarchy's tutorial)",
-    )
 
 
 @dataclass
@@ -239,7 +203,7 @@ def validate(cfg: DictConfig) -> tuple[type, Any]:
     check_available(cfg.logger)
 
     cls = registry.rule_class(cfg.model)
-    settings = registry.rule_settings(cls, cfg.model)  # typed by its dataclass, bounds, checks
+    settings = rule_settings(cls, cfg.model)  # typed by its dataclass, bounds, checks
     needed = cls.epochs_needed(settings)
     if needed and cfg.trainer.epochs < needed:  # later layers would never learn
         raise UserError(
@@ -266,6 +230,23 @@ def validate(cfg: DictConfig) -> tuple[type, Any]:
             + " or ".join(f"dataset={name}" for name in fitting)
         )
     return cls, settings
+
+
+def rule_settings(cls: type, model_cfg: Any) -> Any:
+    """The model config typed by the class's Config dataclass and checked against its bounds
+    (the keys other than _target_); UserError in one line for an unknown key or a bad value."""
+    from plastic import registry
+
+    node = OmegaConf.create(
+        {
+            k: v
+            for k, v in OmegaConf.to_container(model_cfg, resolve=True).items()
+            if k != registry.TARGET
+        }
+    )
+    settings = OmegaConf.to_object(typed_section(cls.Config, node, "model"))
+    registry.checked(cls, settings, None)
+    return settings
 
 
 def dataset_kind(name: str) -> str:

@@ -9,12 +9,44 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from plastic.config import ProbeConfig
 from plastic.datasets import Dataset
 from plastic.rule import FeatureLearner
+from plastic.settings import setting
+
+
+@dataclass
+class ProbeConfig:
+    """The final linear probe of a feature learner on labelled data (plastic.evaluate), fitted
+    on training images and scored on the test split; the same probe on the raw pixels and on
+    the untrained network. `classifier`: a logistic regression on standardised responses
+    (L-BFGS), or SoftHebb's readout: a linear layer with dropout on its inputs, trained by Adam
+    on the cross-entropy in minibatches, its rate halved after 20, 35, 50, 60, 70, 80 and 90 %
+    of the epochs."""
+
+    train_size: int | None = setting(
+        10_000, gt=0, help="training images the probe fits on (null: all of them)"
+    )
+    classifier: str = setting(
+        "logistic",
+        choices=("logistic", "linear"),
+        help="logistic regression (L-BFGS) or a linear layer with dropout trained by Adam",
+    )
+    max_iter: int = setting(2000, gt=0, help="L-BFGS iterations of the logistic regression")
+    epochs: int = setting(50, gt=0, help="linear: passes over the training responses")
+    batch_size: int = setting(64, gt=0, help="linear: samples per Adam step")
+    learning_rate: float = setting(0.001, gt=0, help="linear: Adam's initial rate")
+    dropout: float = setting(0.5, ge=0, lt=1, help="linear: share of the inputs dropped")
+    bar_cosine: str = setting(
+        "centred",
+        choices=("centred", "raw"),
+        help="bar coverage's cosine: of fields and bars less their means (a uniform background "
+        "does not count), or as they are (ANNarchy's tutorial)",
+    )
+
 
 # the final figures the evaluator itself may add, whatever the rule
 EVALUATOR_NAMES = (

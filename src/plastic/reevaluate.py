@@ -185,12 +185,12 @@ def _default_folder(run: Path) -> Path:
 
 def _built(cfg, rule: type, settings, run: Path):
     """The model on the run's weights, its untrained twin (the run's seed), the data."""
-    from plastic import datasets
+    from plastic import registry
     from plastic.backend import make_backend
     from plastic.trainer import misfit
 
     backend = make_backend(cfg.device, cfg.seed)
-    dataset = datasets.load(cfg.dataset)
+    dataset = registry.load_dataset(cfg.dataset)
 
     def build():
         from plastic.rule import build as build_rule

@@ -139,20 +139,6 @@ def rule_class(model_cfg: Any) -> type:
     return cls
 
 
-def rule_settings(cls: type, model_cfg: Any) -> Any:
-    """The model config typed by the class's Config dataclass and checked against its bounds
-    (the keys other than _target_); UserError in one line for an unknown key or a bad value."""
-    from plastic.config import typed_section
-
-    node = OmegaConf.create(
-        {k: v for k, v in OmegaConf.to_container(model_cfg, resolve=True).items() if k != TARGET}
-    )
-    settings = typed_section(cls.Config, node, "model")
-    settings = OmegaConf.to_object(settings)
-    checked(cls, settings, None)
-    return settings
-
-
 def checked(cls: type, settings: Any, data: Any) -> None:
     """A rule's own `check`, any exception it raises turned into the one-line form: a
     UserError as it is, anything else (a ValueError, an assert) named with the rule."""
@@ -171,6 +157,17 @@ def rule_defaults(cls: type, target: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- datasets
+def load_dataset(cfg: Any) -> Any:
+    """The Dataset that `cfg` (a dataset section) names, loaded by its module and checked for
+    what no rule can learn from (plastic.datasets.check)."""
+    from plastic.datasets import check
+
+    source = dataset_source(cfg.name)
+    dataset = source.load(cfg)
+    check(dataset, f"dataset={cfg.name}", getattr(source, "KIND", "images"))
+    return dataset
+
+
 def dataset_source(name: str) -> Any:
     """The module (or object) with `Config`, `KIND` and `load(cfg)` behind dataset=NAME."""
     offer = offers(DATASETS).get(name)

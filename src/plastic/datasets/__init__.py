@@ -37,15 +37,6 @@ class Dataset:
         return int(self.train.shape[0])
 
 
-def load(cfg) -> Dataset:
-    from plastic import registry
-
-    source = registry.dataset_source(cfg.name)
-    dataset = source.load(cfg)
-    check(dataset, f"dataset={cfg.name}", getattr(source, "KIND", "images"))
-    return dataset
-
-
 def check(data: Dataset, where: str, kind: str = "images") -> None:
     """Refuse, in one line naming the array, its shape and what is expected, data that no rule
     can learn from: before any training, not after it."""

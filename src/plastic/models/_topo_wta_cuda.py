@@ -35,8 +35,8 @@ import numpy as np
 from numba import config, cuda
 from numba.core.errors import NumbaPerformanceWarning
 
-from plastic.models.topo_wta import MAX_WINNERS_ON_GPU as MAX_WINNERS
-from plastic.models.topo_wta import box_range, box_scale
+from plastic.models._topo_box import MAX_WINNERS_ON_GPU as MAX_WINNERS
+from plastic.models._topo_box import box_range, box_scale
 
 THREADS = 256  # threads per block: a power of two, a multiple of 32
 TILE = 32  # units per tile of phase A (one per lane of a warp)

@@ -28,7 +28,6 @@ weights agree with the step-by-step loop to rounding (1e-16), not bit for bit.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import numba
@@ -36,11 +35,11 @@ import numpy as np
 
 from plastic.config import setting
 from plastic.errors import UserError
+from plastic.models._topo_box import MAX_WINNERS_ON_GPU, box_range, box_scale
 from plastic.rule import Analysis, FeatureLearner, Layout
 from plastic.views import Mosaic, Movie
 
 BOUNDARIES = ("reference", "clip", "wrap")
-MAX_WINNERS_ON_GPU = 32  # the fused kernel's per-thread candidate list (_topo_wta_cuda)
 CHECKED_STEPS = 8  # device=gpu: the kernel's first steps, checked against the host loop
 log = logging.getLogger("plastic")
 
@@ -344,28 +343,6 @@ def cowinner_distance(winners: np.ndarray, distance) -> float:
     if not pairs:
         return 0.0
     return float(np.mean([distance(winners[:, i], winners[:, j]).mean() for i, j in pairs]))
-
-
-def box_range(y, k, radius, boundary):
-    """First and last+1 of a box range on an axis of length k (wrap: taken modulo k); plain
-    Python, compiled here for the CPU and in _topo_wta_cuda for the GPU."""
-    first, end = y - radius, y + radius + 1
-    if boundary == 2:  # wrap: taken modulo k
-        return first, end
-    # the notebook's (0) ends at k - 1 (exclusive), dropping the last row; clip (1) at k.
-    # Comparisons, not max/min: numba's built-in CUDA target cannot compile max of two ints
-    last = k - 1 if boundary == 0 else k
-    return (first if first > 0 else 0), (end if end < last else last)
-
-
-def box_scale(strength, normalized, y0, y1, x0, x1, inside):
-    """The value of L in the box y0..y1 x x0..x1 (without its centre when `inside`): `strength`,
-    or with `normalized` strength over the L2 norm of the row of ones (sqrt of its count);
-    plain Python, compiled like box_range."""
-    if not normalized:
-        return strength
-    count = (y1 - y0) * (x1 - x0) - (1 if inside else 0)
-    return strength / math.sqrt(count) if count > 0 else 0.0
 
 
 _box_range = numba.njit(cache=True)(box_range)
