@@ -295,7 +295,7 @@ def test_a_full_disk_is_one_line_and_the_run_says_so(cli):
 def test_a_full_disk_is_one_line_and_leaves_whole_files(cli):
     """A write that fails as a full disk does (ENOSPC) from the third file on."""
     code = (
-        "import errno, sys, plastic.artifacts as a, plastic.viz as v\n"
+        "import errno, sys, plastic.artifacts as a, plastic.pictures.primitives as v\n"
         "real, count = a.atomic_write, [0]\n"
         "def failing(path, write, *rest):\n"
         "    count[0] += 1\n"

@@ -1,5 +1,6 @@
 """The mosaics are coloured without matplotlib, with its own colour tables: equal bit for bit,
-so the GIFs look as they did; and `plastic.viz` loads matplotlib only when a figure is drawn."""
+so the GIFs look as they did; and `plastic.pictures.primitives` loads matplotlib only when a
+figure is drawn."""
 
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from plastic import viz
+from plastic.pictures import primitives as viz
 
 
 @pytest.mark.parametrize("name, table", [("gray", viz.GRAY), ("bwr", viz.BWR)])
@@ -24,7 +25,7 @@ def test_the_colour_tables_are_matplotlibs(name, table):
 def test_a_mosaic_needs_no_matplotlib():
     code = (
         "import sys, numpy as np\n"
-        "from plastic import viz\n"
+        "from plastic.pictures import primitives as viz\n"
         "frame = viz.fields_frame(np.random.default_rng(0).normal(size=(4, 16)), (4, 4), 8)\n"
         "assert frame.shape[-1] == 3\n"
         "print('matplotlib' in sys.modules)\n"

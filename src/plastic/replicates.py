@@ -90,6 +90,41 @@ class Condition:
         return np.array([a for a, _ in both]), np.array([b for _, b in both])
 
 
+@dataclass
+class Findings:
+    """A sweep's conditions, their aggregates and the answers to its questions."""
+
+    condition_keys: list[str]
+    replicate_keys: list[str]
+    metrics: list[str]  # every final metric, in the runs' order
+    varying: list[str]  # those that are not the same in every run: they get figures and tests
+    groups: list[Condition]
+    goals: dict[str, str]  # metric -> "max" | "min", as the runs declare them
+    controls: dict[str, str]  # metric -> its untrained control, measured in the same run
+    primary: str | None  # the metric the table sorts by and the verdicts speak of
+    answers: list[Difference] = field(default_factory=list)
+    against: dict[str, list[AgainstControl]] = field(default_factory=dict)  # by metric
+
+    @property
+    def replicated(self) -> bool:
+        return any(len(g.runs) > 1 for g in self.groups)
+
+    def verdict(self, group: Condition) -> str:
+        """The condition's verdict on the primary metric: best or runner-up, and against the
+        untrained control."""
+        words = []
+        answer = next((a for a in self.answers if a.metric == self.primary), None)
+        if answer is not None and answer.runner_up is not None:
+            if group is answer.best:
+                words.append(f"best on {self.primary}, {answer.words}")
+            elif group is answer.runner_up:
+                words.append(f"runner-up on {self.primary}")
+        for result in self.against.get(self.primary, []):
+            if result.condition is group:
+                words.append(result.words)
+        return "; ".join(words)
+
+
 def finite(row: dict, metric: str) -> float | None:
     """A completed run's metric as a finite float, else None."""
     if row.get("status") != "completed":
@@ -240,6 +275,14 @@ def against_control(
 
 
 # ----------------------------------------------------------------------------- words
+def as_number(value) -> float | None:
+    """A value read from a summary or a CSV as a float, None when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def number(value: float) -> str:
     """A figure in at most four significant digits; integers as integers."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -415,7 +415,7 @@ def _import_libraries(kinds: tuple[str, ...]) -> None:
         "tensorboard": (
             "tensorboard.summary.writer.event_file_writer",
             "tensorboard.compat.proto.summary_pb2",
-            "plastic.viz",
+            "plastic.pictures.primitives",
             "PIL.Image",
         ),
     }
@@ -480,7 +480,7 @@ class Loggers:
 
     def image(self, fields: np.ndarray) -> np.ndarray:
         """The fields' mosaic, as the GIF draws it."""
-        from plastic import viz
+        from plastic.pictures import primitives as viz
         from plastic.pictures.fields import grid_for, tile_shape_for
 
         frames = self.frames

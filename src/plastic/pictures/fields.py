@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plastic import viz
+from plastic.pictures import primitives as viz
 
 
 def grid_for(layout, n_shown: int, n_units: int):

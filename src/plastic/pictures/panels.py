@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plastic import viz
+from plastic.pictures import primitives as viz
 
 
 def draw(view, folder: Path, viz_cfg, tile_shape=None) -> list[Path]:

@@ -13,12 +13,14 @@ Each takes plain numbers (it may run in another process) and writes one file.
 
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from plastic import viz
+from plastic import replicates as rep
+from plastic.pictures import primitives as viz
 
 DOT = dict(s=14, alpha=0.55, linewidths=0, zorder=3)
 
@@ -217,3 +219,135 @@ def parallel_coordinates(
     ax.set_title(f"each condition's mean {metric} against the swept keys", fontsize=10)
     fig.tight_layout()
     return viz.save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------------- a report's drawings
+def figure_drawings(folder: Path, findings: rep.Findings, rows: list[dict]) -> list[tuple]:
+    """The report's figures as (function, args) for viz.draw_all: a figure per metric that
+    varies (error bars for one condition key, a heat map for two), the curves per condition,
+    and parallel coordinates for three keys or more."""
+    drawings = []
+    keys, groups = findings.condition_keys, findings.groups
+    for metric in findings.varying:
+        goal = findings.goals.get(metric)
+        if len(keys) <= 1:
+            aggregates = [g.aggregate(metric) for g in groups]
+            if not any(a.n for a in aggregates):
+                continue
+            labels = [g.values[0][1] if g.values else "all runs" for g in groups]
+            drawings.append(
+                (
+                    by_condition,
+                    (
+                        folder / f"metric_{metric}.svg",
+                        metric,
+                        keys[0] if keys else "",
+                        labels,
+                        [list(a.values) for a in aggregates],
+                        [a.mean for a in aggregates],
+                        [a.ci95 for a in aggregates],
+                        goal,
+                    ),
+                )
+            )
+        elif len(keys) == 2:
+            drawings.append(_heatmap(folder, findings, metric, goal))
+    drawings += _overlays(folder, findings, rows)
+    if len(keys) >= 3 and findings.primary in findings.varying:
+        drawings += _parallel(folder, findings)
+    return drawings
+
+
+def _heatmap(folder: Path, findings: rep.Findings, metric: str, goal: str | None) -> tuple:
+    keys = findings.condition_keys
+    ys = sorted({dict(g.values)[keys[0]] for g in findings.groups}, key=rep.order_key)
+    xs = sorted({dict(g.values)[keys[1]] for g in findings.groups}, key=rep.order_key)
+    means, sds = np.full((len(ys), len(xs)), np.nan), np.full((len(ys), len(xs)), np.nan)
+    counts = np.zeros((len(ys), len(xs)))
+    for g in findings.groups:
+        values = dict(g.values)
+        i, j = ys.index(values[keys[0]]), xs.index(values[keys[1]])
+        a = g.aggregate(metric)
+        means[i, j], sds[i, j], counts[i, j] = a.mean, a.sd, a.n
+    path = folder / f"heatmap_{metric}.svg"
+    return (heatmap, (path, metric, keys, xs, ys, means, sds, counts, goal))
+
+
+def run_curves(folder: Path) -> dict[str, np.ndarray]:
+    """A run's metrics.csv as columns (empty when it has none or it cannot be read)."""
+    try:
+        with (folder / "metrics.csv").open() as f:
+            table = list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return {}
+    columns = {}
+    for name in table[0] if table else []:
+        values = [rep.as_number(r.get(name)) for r in table]
+        columns[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+    return columns
+
+
+def _overlays(folder: Path, findings: rep.Findings, rows: list[dict]) -> list[tuple]:
+    """A figure per recorded metric: each condition's replicates and their mean."""
+    curves = {id(r): run_curves(r["folder"]) for r in rows if r["status"] != "unreadable"}
+    curves = {k: c for k, c in curves.items() if "step" in c and len(c["step"]) > 1}
+    if len(curves) < 2:
+        return []
+    names: list[str] = []
+    for c in curves.values():
+        names += [n for n in c if n not in ("step", "epoch") and n not in names]
+    key_text = ", by condition" if findings.condition_keys else ""
+    drawings = []
+    for name in names:
+        groups = []
+        for g in findings.groups:
+            series = [
+                (curves[id(r)]["step"], curves[id(r)][name])
+                for r in g.runs
+                if id(r) in curves and name in curves[id(r)]
+            ]
+            if series:
+                groups.append((g.label, series))
+        if groups:
+            path = folder / f"overlay_{name}.svg"
+            drawings.append((overlay, (path, name, groups, key_text)))
+    return drawings
+
+
+def _parallel(folder: Path, findings: rep.Findings) -> list[tuple]:
+    """Parallel coordinates over the conditions' means of the primary metric."""
+    metric = findings.primary
+    done = [g for g in findings.groups if g.aggregate(metric).n]
+    if len(done) < 2:
+        return []
+    axes = [*findings.condition_keys, metric]
+    table, ticks = np.zeros((len(done), len(axes))), []
+    for j, key in enumerate(axes):
+        raw = [g.aggregate(metric).mean if key == metric else dict(g.values)[key] for g in done]
+        numbers = [rep.as_number(v) for v in raw]
+        if all(n is not None for n in numbers):
+            values = np.array(numbers, dtype=float)
+            low, high = values.min(), values.max()
+            table[:, j] = (values - low) / (high - low) if high > low else 0.5
+            ticks.append((f"{low:.3g}", f"{high:.3g}"))
+        else:
+            order = sorted(set(map(str, raw)), key=rep.order_key)
+            table[:, j] = [order.index(str(v)) / max(1, len(order) - 1) for v in raw]
+            ticks.append((order[0], order[-1]))
+    path = folder / "parallel_coordinates.svg"
+    return [(parallel_coordinates, (path, axes, table, ticks, metric))]
+
+
+def compare_figures(building: Path, rows: list[dict]) -> list[Path]:
+    """A figure per recorded metric that two runs or more share: a line per run."""
+    curves = [(r, run_curves(r["folder"])) for r in rows]
+    curves = [(r, c) for r, c in curves if "step" in c and len(c["step"]) > 1]
+    names: list[str] = []
+    for _, c in curves:
+        names += [n for n in c if n not in ("step", "epoch") and n not in names]
+    drawings = []
+    for name in names:
+        groups = [(r["job"], [(c["step"], c[name])]) for r, c in curves if name in c]
+        if len(groups) >= 2:
+            drawings.append((overlay, (building / f"overlay_{name}.svg", name, groups, "")))
+    return viz.draw_all(drawings)
