@@ -52,6 +52,15 @@ class LayerConfig:
     momentum: float = setting(0.1, gt=0, le=1, help="of the batch norm's running averages")
 
 
+def channel_grid(channels: int) -> tuple[int, int]:
+    """Rows and columns of the grid a unit's kernels are drawn on: one row for up to 3
+    channels (a colour image's side by side), else near-square."""
+    if channels <= 3:
+        return 1, channels
+    rows = int(np.sqrt(channels))
+    return rows, -(-channels // rows)
+
+
 def parse_pool(text: str) -> tuple[str, int, int, int]:
     """'max_4_2_1' -> ('max', 4, 2, 1), the code's own notation; 'none' -> ('none', 1, 1, 0)."""
     if text == "none":
@@ -164,17 +173,23 @@ class SoftHebbConv(Layer):
 
     # ------------------------------------------------------------------ what is seen
     def receptive_fields(self):
-        """Each unit's weights, (K, k C k): a k x k tile per input channel, side by side."""
+        """Each unit's weights as one tile: its k x k kernel on every input channel, the
+        channels on a near-square grid (side by side for 1 to 3 channels)."""
         channels, k = self.input_shape[0], self.cfg.kernel
+        rows, columns = channel_grid(channels)
         w = self.backend.to_host(self.weights).reshape(-1, k, k, channels)
-        return w.transpose(0, 1, 3, 2).reshape(len(w), -1)  # rows: k; columns: C k
+        padded = np.zeros((len(w), k, k, rows * columns), dtype=w.dtype)
+        padded[..., :channels] = w
+        tiles = padded.reshape(len(w), k, k, rows, columns).transpose(0, 3, 1, 4, 2)
+        return tiles.reshape(len(w), -1)  # (K, rows k x columns k)
 
     def layout(self, image_shape):
-        return Layout((self.cfg.kernel, self.input_shape[0] * self.cfg.kernel))
+        rows, columns = channel_grid(self.input_shape[0])
+        return Layout((rows * self.cfg.kernel, columns * self.cfg.kernel))
 
     def describe_fields(self) -> str:
         c, k = self.input_shape[0], self.cfg.kernel
-        inputs = "the image" if c <= 3 else f"{c} channels side by side"
+        inputs = "the image" if c == 1 else f"its {c} input channels, a {k}x{k} kernel each"
         return f"{self.cfg.channels} units' {k}x{k} weights on {inputs}"
 
     def metrics(self):
