@@ -234,7 +234,11 @@ def settings_rows(schema, prefix: str, values: dict | None = None) -> list[tuple
         if f.name in values:
             default = repr(values[f.name])
         else:
-            default = "" if f.default is dataclasses.MISSING else repr(f.default)
+            default = (
+                repr(f.default_factory())  # a list of values, one a layer
+                if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING
+                else ("" if f.default is dataclasses.MISSING else repr(f.default))
+            )
         rows.append((key, default, allowed or kind, f.metadata.get("help", "")))
     return rows
 

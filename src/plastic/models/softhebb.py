@@ -282,21 +282,24 @@ def pooled(xp, x, pooling):
 
 
 # ---------------------------------------------------------------------------- the network
-def _layers(*values):
-    return field(default_factory=lambda: list(values))
+def _layers(*values, help: str):
+    """A setting with one value per layer (checked by SoftHebb.check)."""
+    return field(default_factory=lambda: list(values), metadata={"rules": {}, "help": help})
 
 
 @dataclass
 class Config:
     """The network: one value per layer in each list (the paper's three layers by default)."""
 
-    channels: list[int] = _layers(96, 384, 1536)
-    kernel: list[int] = _layers(5, 3, 3)
-    padding: list[int] = _layers(2, 1, 1)
-    t_invert: list[float] = _layers(1.0, 0.65, 0.25)
-    learning_rate: list[float] = _layers(0.08, 0.005, 0.01)
-    triangle_power: list[float] = _layers(0.7, 1.4, 1.0)
-    pool: list[str] = _layers("max_4_2_1", "max_4_2_1", "avg_2_2_0")
+    channels: list[int] = _layers(96, 384, 1536, help="K, each layer's units")
+    kernel: list[int] = _layers(5, 3, 3, help="each layer's k: its units see k x k patches")
+    padding: list[int] = _layers(2, 1, 1, help="each layer's reflected padding")
+    t_invert: list[float] = _layers(1.0, 0.65, 0.25, help="each soft WTA's inverse temperature")
+    learning_rate: list[float] = _layers(0.08, 0.005, 0.01, help="each layer's eta_0")
+    triangle_power: list[float] = _layers(0.7, 1.4, 1.0, help="each triangle's power p")
+    pool: list[str] = _layers(
+        "max_4_2_1", "max_4_2_1", "avg_2_2_0", help="each pooling: kind_size_stride_padding, none"
+    )
     power_lr: float = setting(0.5, ge=0, help="the rate's power of a unit's distance to norm 1")
     init_radius: float = setting(25.0, gt=0, help="weights ~ N(0, (radius / sqrt(C k k))^2)")
     batch_size: int = setting(10, gt=0, help="images per update")
