@@ -210,3 +210,26 @@ def test_the_array_path_equals_the_compiled_one(stochastic):
     np.testing.assert_allclose(plain.state, compiled.state, atol=1e-9)
     np.testing.assert_array_equal(np.diagonal(plain.couplings), 0)
     np.testing.assert_allclose(np.array(plain.watched), np.array(compiled.watched), atol=1e-8)
+
+
+def test_the_generator_is_checkpointed_as_numbers_and_old_text_checkpoints_still_load():
+    """The stochastic network's generator travels in a checkpoint as six uint64 words; a
+    checkpoint of plastic 0.2.0 (the state as text) resumes the same."""
+    cfg = OmegaConf.structured(attractor.Config)
+    data = np.random.default_rng(1).normal(size=(6, 64))
+    model = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0))
+    model.learn(data)
+    state = model.state_dict()
+    assert state["rng"].dtype == np.uint64 and state["rng"].shape == (6,)
+    legacy = dict(state, rng=np.frombuffer(repr(model.rng.bit_generator.state).encode(), np.uint8))
+    for saved in (state, legacy):
+        resumed = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(7))
+        resumed.load_state_dict(saved)
+        resumed.learn(data)
+        reference_model = attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0))
+        reference_model.load_state_dict(state)
+        reference_model.learn(data)
+        np.testing.assert_array_equal(resumed.couplings, reference_model.couplings)
+    assert not np.array_equal(
+        attractor.Attractor(cfg, CPU, 64, np.random.default_rng(0)).couplings, model.couplings
+    )

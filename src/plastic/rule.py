@@ -158,6 +158,33 @@ class Rule:
         return None
 
 
+MASK64 = (1 << 64) - 1
+
+
+def generator_state(rng: np.random.Generator) -> np.ndarray:
+    """A numpy Generator's whole state as six uint64 words (PCG64's 128-bit state and increment,
+    and its cached 32-bit draw), so that a checkpoint keeps a rule's generator as an array."""
+    state = rng.bit_generator.state
+    if state["bit_generator"] != "PCG64":
+        raise TypeError(f"generator_state keeps PCG64 generators, not {state['bit_generator']}")
+    words = []
+    for value in (state["state"]["state"], state["state"]["inc"]):
+        words += [value >> 64, value & MASK64]
+    words += [state["has_uint32"], state["uinteger"]]
+    return np.array(words, dtype=np.uint64)
+
+
+def restore_generator(rng: np.random.Generator, words: np.ndarray) -> None:
+    """Set `rng` (PCG64) to the state that generator_state gave."""
+    w = [int(v) for v in np.asarray(words, dtype=np.uint64)]
+    rng.bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
+        "has_uint32": w[4],
+        "uinteger": w[5],
+    }
+
+
 def build(cls: type, settings: Any, backend: Any, dataset: Any, rng: np.random.Generator) -> Rule:
     """The rule `cls` built for `dataset`'s samples, as the runner and the kit build every rule:
     one that `sees_images` also gets their (channels, height, width)."""

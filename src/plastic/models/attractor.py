@@ -24,7 +24,7 @@ import numpy as np
 
 from plastic.config import setting
 from plastic.models._compiled import dot
-from plastic.rule import PATTERNS, Analysis, DynamicalSystem
+from plastic.rule import PATTERNS, Analysis, DynamicalSystem, generator_state, restore_generator
 from plastic.views import Matrices, Mosaic, Movie, Table, Traces
 
 CLIP = 500.0
@@ -406,19 +406,22 @@ class Attractor(DynamicalSystem):
         state["bias"] = self.bias
         state["steps"] = np.array(self.steps)
         state["watched"] = np.array(self.watched, dtype=np.float64).reshape(-1, 5)
-        state["rng"] = np.frombuffer(repr(self.rng.bit_generator.state).encode(), dtype=np.uint8)
+        state["rng"] = generator_state(self.rng)
         return state
 
     def load_state_dict(self, state):
-        import ast
-
         self.couplings = np.asarray(state["couplings"], dtype=np.float64)  # on the host
         self.state = np.asarray(state["state"], dtype=np.float64)
         self.device_state = None
         self.bias = np.asarray(state["bias"])
         self.steps = int(state["steps"])
         self.watched = list(state["watched"])
-        self.rng.bit_generator.state = ast.literal_eval(bytes(state["rng"]).decode())
+        if state["rng"].dtype == np.uint8:  # a checkpoint of plastic 0.2.0 and before: text
+            import ast
+
+            self.rng.bit_generator.state = ast.literal_eval(bytes(state["rng"]).decode())
+        else:
+            restore_generator(self.rng, state["rng"])
 
     def trace(self):
         """The per-step diagnostics (model.diagnostics_every): step, complexity, accuracy,
