@@ -228,7 +228,11 @@ def test_an_unreadable_summary_is_refused_by_resume_and_reported_by_report(
     assert "unreadable" in report.stdout and "summary.json cannot be read" in report.stdout
 
 
-@pytest.mark.parametrize("moment", np.random.default_rng().uniform(0.0, 2.0, 2).round(2))
+MOMENTS = np.random.default_rng().uniform(0.0, 2.0, 2).round(2)
+
+
+# a second moment in the slow tier: make test keeps one (each is a real run killed mid-way)
+@pytest.mark.parametrize("moment", [MOMENTS[0], pytest.param(MOMENTS[1], marks=pytest.mark.slow)])
 def test_kill_9_loses_nothing_that_was_saved(cli, moment):
     """kill -9 at a random moment of the run (a new one each time the suite runs)."""
     process = start(cli.cwd, *LONG, "hydra.run.dir=killed", "trainer.checkpoint_seconds=0.2")
@@ -398,6 +402,7 @@ def test_a_sweep_job_stopped_before_its_first_checkpoint_starts_again(cli):
         np.testing.assert_array_equal(rerun[name], array, err_msg=name)
 
 
+@pytest.mark.slow  # a sweep run twice through the console script (about 20 s)
 def test_a_preempted_sweep_job_resumes_when_its_sweep_runs_again(cli):
     """What SLURM does to a preempted job (it runs it again in the same folder) and what a user
     does to finish a sweep (the same command again): the interrupted job resumes, bit for bit."""
