@@ -268,18 +268,9 @@ def test_a_greedy_stack_keeps_the_runners_promises():
     """The conformance kit on the greedy schedule (the kit's list runs the consecutive one):
     resume and checkpoints carry which layer learns and for how long."""
     from plastic.testing import check_rule
+    from tests.test_conformance import RULES
 
-    settings = {
-        "channels": [4, 6],
-        "kernel": [3, 3],
-        "padding": [1, 1],
-        "t_invert": [1.0, 0.65],
-        "learning_rate": [0.08, 0.01],
-        "triangle_power": [0.7, 1.0],
-        "pool": ["max_2_2_0", "avg_2_2_0"],
-        "batch_size": 5,
-        "mode": "greedy",
-    }
+    settings = {**RULES["plastic.models.softhebb:SoftHebb"], "mode": "greedy"}
     check_rule(SoftHebb, config=settings, checks=("round_trip", "resume", "divergence"))
 
 
