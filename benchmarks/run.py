@@ -497,7 +497,7 @@ def bench_topo_on(quick: bool, device: str) -> str | None:
         "float32)\n\n"
         f"Device: {gpu.description}. The reference is the notebook's loop "
         "(benchmarks/reference/topo_wta.py) run with cupy, as the notebook ran it; plastic runs "
-        "a block of steps in one cooperative kernel (src/plastic/models/_topo_wta_cuda.py). "
+        "a block of steps in one cooperative kernel (src/plastic/kernels/topo_wta_cuda.py). "
         "Goals: >= 50,000 steps/s at N = 2,500 and >= 20,000 at N = 10,000.\n\n"
         "| units N | reference steps/s | plastic, one launch per 20,000 steps | ratio "
         "| plastic, a launch per 100 steps | largest weight difference after the reference's "

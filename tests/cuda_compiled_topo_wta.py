@@ -30,7 +30,7 @@ except Exception as error:  # no NVVM: nothing to compile with
 # device functions ask the current device for its capability: answer for an H100
 dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
 
-from plastic.models import _topo_wta_cuda as kernel  # noqa: E402
+from plastic.kernels import topo_wta_cuda as kernel  # noqa: E402
 
 
 def signature(dtype):

@@ -1,5 +1,6 @@
 """Run by test_topo_wta_kernel.py in a process of its own, with numba's CUDA simulator on:
-the fused GPU kernel against the compiled CPU loop, for the variants given as JSON in argv[1].
+the fused GPU kernel against the compiled CPU loop and the reference (array code), for the
+variants given as JSON in argv[1].
 Prints, per variant, the largest differences of the weights, win counts and EMA output."""
 
 import json
@@ -13,8 +14,9 @@ import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from plastic.backend import Backend  # noqa: E402
+from plastic.kernels import bind  # noqa: E402
+from plastic.kernels.topo_wta_cuda import FusedSteps  # noqa: E402
 from plastic.models import topo_wta  # noqa: E402
-from plastic.models._topo_wta_cuda import FusedSteps  # noqa: E402
 
 
 def _cooperative_grids():
@@ -112,8 +114,10 @@ def main() -> None:
         cfg = OmegaConf.merge(
             OmegaConf.structured(topo_wta.Config), {"kx": 9, "ky": 8, **overrides}
         )
-        models = [topo_wta.TopoWTA(cfg, b, n_inputs, np.random.default_rng(1)) for b in (CPU,)]
-        models[0].learn(inputs)
+        models = [topo_wta.TopoWTA(cfg, CPU, n_inputs, np.random.default_rng(1)) for _ in "ab"]
+        bind(models[1], {})  # the reference: TopoWTA.learn_steps, array code
+        for model in models:
+            model.learn(inputs)
         # the GPU path in two launches, with a save and load of its state in between: first
         # the model's own grid (one block of 64 threads: 2 slices of the inputs per unit),
         # then 2 blocks of 32 threads, fewer threads than units and 3 tiles of units for
@@ -125,8 +129,11 @@ def main() -> None:
         second.load_state_dict(first.state_dict())
         second._fused_steps = FusedSteps(cfg.kx * cfg.ky, cfg.n_winners, np, blocks=2, threads=32)
         second.learn(inputs[half:])
-        cpu, gpu = models[0].state_dict(), second.state_dict()
+        cpu, reference, gpu = (m.state_dict() for m in (*models, second))
         report[name] = {key: float(np.abs(gpu[key] - cpu[key]).max()) for key in cpu}
+        report[name].update(
+            {f"{key} (reference)": float(np.abs(gpu[key] - reference[key]).max()) for key in cpu}
+        )
     print(json.dumps(report))
 
 

@@ -52,7 +52,10 @@ def test_rules_compute_and_never_draw_or_write():
         "matplotlib",
         "imageio",
     }
-    for path in sorted((REPO / "src" / "plastic" / "models").glob("*.py")):
+    source = REPO / "src" / "plastic"
+    for path in sorted(
+        [*source.joinpath("models").glob("*.py"), *source.joinpath("kernels").glob("*.py")]
+    ):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names = []
@@ -72,6 +75,51 @@ def test_rules_compute_and_never_draw_or_write():
                 "savefig",
             ):
                 raise AssertionError(f"{path.name} writes a file ({node.attr})")
+
+
+def test_no_rule_branches_on_its_device():
+    """A rule's learning code is the reference, in the array namespace: a fast path for a
+    device is a registered kernel (plastic.kernels), never an `if` on the device in the rule
+    (a refusal of settings that a device cannot run is allowed)."""
+    import ast
+
+    for path in sorted((REPO / "src" / "plastic" / "models").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.If | ast.IfExp):
+                continue
+            test = ast.unparse(node.test)
+            if "backend" in test or "on_device" in test:
+                body = node.body if isinstance(node, ast.If) else [node.body]
+                assert all(isinstance(n, ast.Raise) for n in body), (
+                    f"{path.name}:{node.lineno} branches on the device: {test}"
+                )
+
+
+def test_a_wrong_kernel_fails_the_kit(monkeypatch):
+    """A mutation in a fast path (here: the compiled Oja loop forgets one decay term) is caught
+    by the kit's kernels check, which names the kernel."""
+    from plastic.kernels import oja_cpu
+    from plastic.testing import check_rule
+
+    def forgets_the_lateral_decay(rule, images, rates, mean_rates, learn_ff, learn_lateral):
+        alpha = rule.cfg.alpha_lateral
+        rule.cfg.alpha_lateral = 0.0
+        try:
+            oja_cpu.run_trials(
+                rule.feedforward, rule.lateral, rates, images, mean_rates,
+                rule.cfg.steps_per_trial, *rule.step_sizes, rule.cfg.alpha_feedforward,
+                0.0, learn_ff, learn_lateral,
+            )  # fmt: skip
+        finally:
+            rule.cfg.alpha_lateral = alpha
+
+    monkeypatch.setattr(oja_cpu, "trials", forgets_the_lateral_decay)
+    settings = RULES["plastic.models.oja:Oja"]
+    wrong = "kernels .*oja_cpu:trials.* differs from the reference"
+    with pytest.raises(AssertionError, match=wrong):
+        check_rule("plastic.models.oja:Oja", settings, checks=("kernels",))
+    monkeypatch.undo()
+    check_rule("plastic.models.oja:Oja", settings, checks=("kernels",))  # the true one passes
 
 
 def test_the_runner_probes_no_rule_attribute():

@@ -11,7 +11,9 @@ from omegaconf import OmegaConf
 from benchmarks.reference import topo_wta as reference
 from plastic.backend import make_backend
 from plastic.datasets import tapestry
+from plastic.kernels import topo_wta_cpu
 from plastic.models import topo_wta
+from plastic.testing import check_rule
 from tests.conftest import REPO
 
 CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
@@ -40,6 +42,13 @@ VARIANTS = {
     },
     "no lateral excitation": {"strength": 0.0, "n_winners": 3},
 }
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_compiled_kernel_equals_the_reference_for_every_variant(variant):
+    # the kit holds the CPU kernel to the reference (the array code), state and responses
+    settings = {"kx": 8, "ky": 7, "n_winners": 3, **VARIANTS[variant]}
+    check_rule(topo_wta.TopoWTA, settings, checks=("kernels",))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -88,7 +97,7 @@ def test_lateral_excitation_equals_the_dense_matrix():
     for boundary, index in (("reference", 0), ("clip", 1), ("wrap", 2)):
         for normalized in (False, True):
             lateral = reference.lateral_matrix(7, 5, 1, 0.3, boundary, normalized)
-            topo_wta.lateral_excitation(p, out, 7, 5, 1, 0.3, index, normalized, rows)
+            topo_wta_cpu.lateral_excitation(p, out, 7, 5, 1, 0.3, index, normalized, rows)
             np.testing.assert_allclose(out, lateral @ p, atol=1e-14)
 
 
@@ -217,7 +226,7 @@ class HostKernel:
         weights = np.ascontiguousarray(weights_t.T)
         n, m = weights.shape
         records = (np.zeros((0, m)), np.zeros((0, n)), np.zeros((0, self.n_winners), np.int64))
-        topo_wta.run_steps(
+        topo_wta_cpu.run_steps(
             weights, inputs, ema, wins, *rule_arguments, True, self.n_winners, False,
             *records, np.zeros((0, 2), np.int64),
         )  # fmt: skip
@@ -228,10 +237,10 @@ class HostKernel:
 
 def gpu_and_cpu_models(monkeypatch, fault):
     from plastic.backend import Backend
-    from plastic.models import _topo_wta_cuda
+    from plastic.kernels import topo_wta_cuda
 
     monkeypatch.setattr(HostKernel, "fault", staticmethod(fault) if fault else None)
-    monkeypatch.setattr(_topo_wta_cuda, "FusedSteps", HostKernel)
+    monkeypatch.setattr(topo_wta_cuda, "FusedSteps", HostKernel)
     gpu = Backend("gpu", np, np.dtype("float64"), "a GPU, as the model sees it")
     cfg = OmegaConf.merge(OmegaConf.structured(topo_wta.Config), {"kx": 6, "ky": 6})
     return [topo_wta.TopoWTA(cfg, b, 36, np.random.default_rng(1)) for b in (gpu, CPU)]

@@ -35,6 +35,10 @@ def test_fused_kernel_equals_the_cpu_loop_for_every_variant():
         assert differences["weights"] < 1e-12, (variant, differences)
         assert differences["wins"] == 0.0, (variant, differences)  # the same winners, ties too
         assert differences["ema_output"] < 1e-12, (variant, differences)
+        # and the reference, whose sums run in another order: the rule's kernel_tolerance
+        for key in ("weights", "ema_output"):
+            assert differences[f"{key} (reference)"] < 1e-9, (variant, differences)
+        assert differences["wins (reference)"] == 0.0, (variant, differences)
 
 
 def test_fused_kernel_compiles_for_an_h100():

@@ -19,12 +19,6 @@ class Backend:
     dtype: np.dtype
     description: str
 
-    @property
-    def on_device(self) -> bool:
-        """Arrays live in a device namespace (cupy, or the strict stand-in): a rule takes its
-        array path there, and its compiled host loops only on device=cpu."""
-        return self.name != "cpu"
-
     def asarray(self, array: Any, dtype: Any = None) -> Any:
         return self.xp.asarray(array, dtype=self.dtype if dtype is None else dtype)
 

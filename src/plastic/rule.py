@@ -20,6 +20,10 @@ draws or writes a file: the run folder belongs to the runner.
         def encode(self, x): ...           # -> (n_samples, n_units) host array
         def receptive_fields(self): ...    # -> (n_units, n_inputs) host array
 
+Learning code is array code in `self.xp` (numpy or cupy): the reference. A compiled fast path
+for a device is a kernel registered on the class (`kernels`, see plastic.kernels), never an
+`if` on the device inside the rule.
+
 `plastic.testing.check_rule(MyRule)` checks that a rule keeps the promises the runner relies on.
 """
 
@@ -30,6 +34,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+
+from plastic.kernels import bind_for_device
 
 IMAGES = "images"  # the dataset kinds (a dataset module's KIND)
 TIMELINE = "timeline"
@@ -78,11 +84,18 @@ class Rule:
     # a rule that sees its inputs as images (a convolution) sets this; it is then built with
     # the keyword input_shape=(channels, height, width) of the dataset's samples
     sees_images: ClassVar[bool] = False
+    # fast paths of the rule's methods, by device: {method: {"cpu": "module:function", ...}}
+    # (plastic.kernels); the methods themselves are the reference, in the array namespace
+    kernels: ClassVar[dict[str, dict[str, str]]] = {}
+    # how far a kernel's state may stray from the reference's on the same start and data
+    # (relative and absolute; 0: bit for bit), which check_rule holds every kernel to
+    kernel_tolerance: ClassVar[float] = 0.0
 
     def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
         # a plain dataclass, not an OmegaConf node: its fields are read in the hot loop
         self.cfg = OmegaConf.to_object(cfg) if isinstance(cfg, DictConfig) else cfg
         self.backend, self.xp, self.n_inputs = backend, backend.xp, n_inputs
+        bind_for_device(self, backend.name)
 
     # ------------------------------------------------------------------ declared checks
     @classmethod

@@ -1,17 +1,18 @@
-"""What topo_wta's host loop and its GPU kernel share: the box of lateral excitation on the
-grid, written once in plain Python and compiled by each (numba for the CPU in topo_wta.py,
-numba.cuda in _topo_wta_cuda.py), and the kernel's limit on the winners."""
+"""What topo_wta's reference and its kernels share: the box of lateral excitation on the grid,
+written once in plain Python, read by the reference and compiled by each kernel (numba for the
+CPU in kernels/topo_wta_cpu.py, numba.cuda in kernels/topo_wta_cuda.py), and the GPU kernel's
+limit on the winners."""
 
 from __future__ import annotations
 
 import math
 
-MAX_WINNERS_ON_GPU = 32  # the fused kernel's per-thread candidate list (_topo_wta_cuda)
+MAX_WINNERS_ON_GPU = 32  # the fused kernel's per-thread candidate list (topo_wta_cuda)
 
 
 def box_range(y, k, radius, boundary):
     """First and last+1 of a box range on an axis of length k (wrap: taken modulo k); plain
-    Python, compiled here for the CPU and in _topo_wta_cuda for the GPU."""
+    Python, read by the reference and compiled by the kernels."""
     first, end = y - radius, y + radius + 1
     if boundary == 2:  # wrap: taken modulo k
         return first, end

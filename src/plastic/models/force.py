@@ -28,12 +28,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from plastic.config import setting
 from plastic.errors import UserError
-from plastic.models._compiled import dot
 from plastic.rule import Analysis, DynamicalSystem, Layout
 from plastic.views import Traces
 
@@ -122,6 +120,9 @@ class Force(DynamicalSystem):
 
     Config = Config
     state_names = ("x", "readout", "inverse_correlation")
+    # a block in one compiled call, P read and written once a step, rows shared among cores
+    kernels = {"learn_steps": {"cpu": "plastic.kernels.force_cpu:learn_steps"}}
+    kernel_tolerance = 1e-9
     metric_names = ("train_rmse", "test_rmse", "dw_norm", "readout_norm")
     figure_names = ("final_readout_norm", "activity_variance", "lyapunov_exponent")
     metric_goals = {"train_rmse": "min", "test_rmse": "min"}
@@ -156,17 +157,15 @@ class Force(DynamicalSystem):
     def learn(self, block):
         if not self.cfg.learn:
             return self._run_continuous(len(block))
-        if self.backend.on_device:
-            return self._steps(len(block))
-        self._compiled_steps(len(block))
+        self.learn_steps(len(block))
 
-    def _steps(self, n_steps: int) -> None:
-        """The step as the equations read it, in the array namespace (the GPU path). Nothing
+    def learn_steps(self, n_steps: int) -> None:
+        """The reference: the step as the equations read it, in the array namespace. Nothing
         comes back to the host inside the block (no float() of a device value): the targets
         are computed beforehand and the traces gathered on the device."""
         xp, cfg, backend = self.xp, self.cfg, self.backend
         decay = math.exp(-cfg.dt)
-        targets, learning, drive = self._schedule(n_steps)
+        targets, learning, drive = self.schedule(n_steps)
         width = min(5, cfg.n_units)
         z_out, dw_out = xp.zeros(n_steps, backend.dtype), xp.zeros(n_steps, backend.dtype)
         units = xp.zeros((n_steps, width), backend.dtype)
@@ -186,9 +185,9 @@ class Force(DynamicalSystem):
             else:
                 self.x = self.x + cfg.dt * (total - self.x)
             units[s] = self.x[:width]
-        self._extend(targets, backend.to_host(z_out), backend.to_host(dw_out), units)
+        self.extend(targets, backend.to_host(z_out), backend.to_host(dw_out), units)
 
-    def _schedule(self, n_steps: int):
+    def schedule(self, n_steps: int):
         """For the next steps: the targets, whether RLS runs, and the drive A cos(w t)."""
         cfg = self.cfg
         steps = self.step + np.arange(n_steps)
@@ -200,25 +199,12 @@ class Force(DynamicalSystem):
             drive = cfg.input_amplitude * np.cos(cfg.input_frequency * times)
         return targets, learning, drive
 
-    def _extend(self, targets, z, dw, units) -> None:
+    def extend(self, targets, z, dw, units) -> None:
         self.series["z"].extend(np.asarray(z, dtype=np.float64).tolist())
         self.series["f"].extend(targets.tolist())
         self.series["dw"].extend(np.asarray(dw, dtype=np.float64).tolist())
         self.series["units"].extend(np.asarray(self.backend.to_host(units), dtype=np.float64))
         self.step += len(targets)
-
-    def _compiled_steps(self, n_steps: int) -> None:
-        """The same steps in one compiled call per block (the CPU path): see `_block`."""
-        cfg = self.cfg
-        targets, learning, drive = self._schedule(n_steps)
-        z, dw = np.empty(n_steps), np.zeros(n_steps)
-        units = np.empty((n_steps, min(5, cfg.n_units)))
-        _block(
-            self.x, self.readout, self.inverse_correlation, self.J, self.u,
-            cfg.g, cfg.dt, cfg.integrator == "reference", cfg.feedback, cfg.learning_rate,
-            targets, learning, drive, z, dw, units,
-        )  # fmt: skip
-        self._extend(targets, z, dw, units)
 
     def _rls(self, r, error):
         """One recursive-least-squares update of P and the readout (the array-namespace path);
@@ -319,7 +305,7 @@ class Force(DynamicalSystem):
         xp, cfg = self.xp, self.cfg
         decay, x = math.exp(-cfg.dt), self.x.copy()
         steps = self.step + np.arange(n_steps)
-        _, _, drive = self._schedule(n_steps)
+        _, _, drive = self.schedule(n_steps)
         z = xp.zeros(n_steps, dtype=self.backend.dtype)
         for s in range(n_steps):
             r = xp.tanh(x)
@@ -390,67 +376,6 @@ class Force(DynamicalSystem):
         if "twin" in state:
             self.twin = self.backend.asarray(state["twin"])
             self.log_growth = [tuple(row) for row in state["log_growth"]]
-
-
-@numba.njit(cache=True, fastmath=True, parallel=True, error_model="numpy")
-def _block(
-    x, w, P, J, u, g, dt, exact, feedback, lr, targets, learning, drive, z_out, dw_out, units
-):
-    """A block of steps, x, w and P updated in place: the step of `Model._steps`, compiled.
-
-    The cost is memory traffic over P and J (N^2 each). The downdate P <- P - c q q^T is
-    deferred to the next RLS step and done in the same pass over P that computes that step's
-    q = P r, so P is read and written once per step instead of read twice and written once;
-    rows are shared among the cores. Each element changes by s_i s_j with s = sqrt(c) q (c > 0:
-    P is positive definite), a product that is the same either way round, so P stays exactly
-    symmetric even where the compiler reorders arithmetic. The last downdate is applied at the end.
-    """
-    n = len(x)
-    decay = math.exp(-dt)
-    r = np.empty(n)
-    pending = np.zeros(n)  # sqrt(c) q of the downdate not yet applied
-    q = np.empty(n)
-    has_pending = False
-    for s in range(len(targets)):
-        for i in range(n):
-            r[i] = math.tanh(x[i])
-        z = dot(w, r)
-        z_out[s] = z
-        if learning[s]:
-            for i in numba.prange(n):
-                si = pending[i]
-                total = 0.0
-                for j in range(n):
-                    value = P[i, j] - si * pending[j]
-                    P[i, j] = value
-                    total += value * r[j]
-                q[i] = total
-            c = lr / (1.0 + dot(q, r))
-            root = math.sqrt(c)
-            for i in range(n):
-                pending[i] = root * q[i]
-            has_pending = True
-            step = c * (targets[s] - z)
-            size = 0.0
-            for i in range(n):
-                w[i] += step * q[i]
-                size += (step * q[i]) ** 2
-            dw_out[s] = math.sqrt(size)
-        fed_back = 0.0
-        if feedback:  # reference: the updated readout; euler: the z of this step
-            fed_back = dot(w, r) if exact else z
-        for i in numba.prange(n):
-            total = 0.0
-            for j in range(n):
-                total += J[i, j] * r[j]
-            total = g * total + u[i] * (fed_back + drive[s])
-            x[i] = x[i] * decay + (1.0 - decay) * total if exact else x[i] + dt * (total - x[i])
-        for k in range(units.shape[1]):
-            units[s, k] = x[k]
-    if has_pending:
-        for i in numba.prange(n):
-            for j in range(n):
-                P[i, j] -= pending[i] * pending[j]
 
 
 def _near_square(n: int) -> tuple[int, int]:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from plastic.config import setting
 from plastic.errors import UserError
-from plastic.models._compiled import largest_and_kth
 from plastic.models._minibatch import MinibatchConfig, MinibatchRule
 from plastic.rule import Analysis
 from plastic.views import Mosaic
@@ -49,6 +48,8 @@ class KrotovHopfield(MinibatchRule):
     """Krotov-Hopfield competing hidden units (winner Hebbian, k-th anti-Hebbian)."""
 
     Config = Config
+    # one pass a sample with a sorted list of the k best, where argsort sorts the whole row
+    kernels = {"ranked": {"cpu": "plastic.kernels.hopfield_cpu:ranked"}}
     metric_names = ("pnorm_mean", "pnorm_std", "silent_units", *MinibatchRule.metric_names)
     metric_goals = {"silent_units": "min"}
 
@@ -94,7 +95,7 @@ class KrotovHopfield(MinibatchRule):
         G = 0 and theta = 0, so their dW is exactly 0 and is neither built nor applied."""
         xp, cfg, batch = self.xp, self.cfg, len(x)
         currents = x @ self.powered(self.weights).T  # B x K: a sample's currents are a row
-        winner, kth = self._ranked(currents)
+        winner, kth = self.ranked(currents)
         samples = xp.arange(batch)
         self.wins += xp.bincount(winner, minlength=cfg.n_units)
         rows = xp.unique(xp.concatenate([winner, kth]))
@@ -119,13 +120,11 @@ class KrotovHopfield(MinibatchRule):
         theta[rows] = theta_rows
         return update, theta, rows
 
-    def _ranked(self, currents):
-        """Column of the largest and of the k-th largest current, per sample (row)."""
-        k = self.cfg.k
-        if self.backend.on_device:
-            order = self.xp.argsort(currents, axis=1)
-            return order[:, -1], order[:, -k]
-        return largest_and_kth(currents, k)  # compiled: one pass a sample
+    def ranked(self, currents):
+        """Column of the largest and of the k-th largest current, per sample (row); of equal
+        currents (a blank input) the later column ranks higher."""
+        order = self.xp.argsort(currents, axis=1, kind="stable")
+        return order[:, -1], order[:, -self.cfg.k]
 
     def end_epoch(self):
         self.last_wins, self.wins = self.wins, self.xp.zeros_like(self.wins)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from plastic.config import setting
@@ -48,6 +47,8 @@ class Oja(FeatureLearner):
 
     Config = Config
     state_names = ("feedforward", "lateral", "rates")
+    kernels = {"trials": {"cpu": "plastic.kernels.oja_cpu:trials"}}
+    kernel_tolerance = 1e-9  # the compiled loop sums in another order
     figure_names = ()
 
     def __init__(self, cfg, backend, n_inputs, rng):
@@ -100,110 +101,31 @@ class Oja(FeatureLearner):
 
     def _run(self, images, rates, learn):
         """Run the trials in place; returns each trial's mean rates (n_images, n_units)."""
-        cfg = self.cfg
-        mean_rates = self.xp.zeros((len(images), cfg.n_units), dtype=self.backend.dtype)
-        args = (
-            mean_rates,
-            cfg.steps_per_trial,
-            *self.step_sizes,
-            cfg.alpha_feedforward,
-            cfg.alpha_lateral,
-            learn,
-            learn and cfg.lateral_inhibition,
-        )
-        if self.backend.on_device:
-            run_trials_array(self.xp, self.feedforward, self.lateral, rates, images, *args)
-        else:
-            run_trials(self.feedforward, self.lateral, rates, images, *args)
+        mean_rates = self.xp.zeros((len(images), self.cfg.n_units), dtype=self.backend.dtype)
+        self.trials(images, rates, mean_rates, learn, learn and self.cfg.lateral_inhibition)
         return mean_rates
 
-
-@numba.njit(cache=True)
-def run_trials(
-    feedforward,
-    lateral,
-    rates,
-    images,
-    mean_rates,
-    n_steps,
-    rate_step,
-    learning_step,
-    alpha_feedforward,
-    alpha_lateral,
-    learn_feedforward,
-    learn_lateral,
-):
-    """Each image clamped for n_steps Euler steps; updates all arrays in place (compiled, CPU)."""
-    n_units, n_inputs = feedforward.shape
-    previous = np.empty_like(rates)
-    for t in range(len(images)):
-        x = images[t]
-        for _ in range(n_steps):
-            previous[:] = rates
-            for j in range(n_units):
-                excitation = 0.0
-                for i in range(n_inputs):
-                    excitation += feedforward[j, i] * x[i]
-                inhibition = 0.0
-                for k in range(n_units):
-                    inhibition += lateral[j, k] * previous[k]
-                r = previous[j] + rate_step * (excitation - inhibition - previous[j])
-                rates[j] = r if r > 0.0 else 0.0
-                mean_rates[t, j] += rates[j] / n_steps
-            for j in range(n_units):
-                post = rates[j]
-                # A silent unit leaves its weights as they are (both terms of the rule vanish and
-                # they are already >= 0), so its rows are skipped: exact, and most units are silent.
-                if post == 0.0:
-                    continue
+    def trials(self, images, rates, mean_rates, learn_feedforward, learn_lateral):
+        """The reference: each image clamped for steps_per_trial Euler steps, as the equations
+        read, in the array namespace; updates the weights, `rates` and `mean_rates` in place."""
+        cfg, xp = self.cfg, self.xp
+        rate_step, learning_step = self.step_sizes
+        feedforward, lateral = self.feedforward, self.lateral
+        diagonal = xp.eye(len(rates), dtype=bool)
+        for t, x in enumerate(images):
+            for _ in range(cfg.steps_per_trial):
+                drive = feedforward @ x - lateral @ rates
+                rates[:] = xp.maximum(rates + rate_step * (drive - rates), 0.0)
+                mean_rates[t] += rates / cfg.steps_per_trial
+                post = rates[:, None]
                 if learn_feedforward:
-                    decay = alpha_feedforward * post * post
-                    for i in range(n_inputs):
-                        w = feedforward[j, i] + learning_step * (
-                            x[i] * post - decay * feedforward[j, i]
-                        )
-                        feedforward[j, i] = w if w > MIN_WEIGHT else MIN_WEIGHT
+                    feedforward += learning_step * (
+                        post * x[None, :] - cfg.alpha_feedforward * post**2 * feedforward
+                    )
+                    xp.maximum(feedforward, MIN_WEIGHT, out=feedforward)
                 if learn_lateral:
-                    decay = alpha_lateral * post * post
-                    for k in range(n_units):
-                        if k != j:
-                            v = lateral[j, k] + learning_step * (
-                                rates[k] * post - decay * lateral[j, k]
-                            )
-                            lateral[j, k] = v if v > MIN_WEIGHT else MIN_WEIGHT
-
-
-def run_trials_array(
-    xp,
-    feedforward,
-    lateral,
-    rates,
-    images,
-    mean_rates,
-    n_steps,
-    rate_step,
-    learning_step,
-    alpha_feedforward,
-    alpha_lateral,
-    learn_feedforward,
-    learn_lateral,
-):
-    """The same trials as whole-array operations in namespace xp (the path device=gpu takes)."""
-    diagonal = xp.eye(len(rates), dtype=bool)
-    for t, x in enumerate(images):
-        for _ in range(n_steps):
-            drive = feedforward @ x - lateral @ rates
-            rates[:] = xp.maximum(rates + rate_step * (drive - rates), 0.0)
-            mean_rates[t] += rates / n_steps
-            post = rates[:, None]
-            if learn_feedforward:
-                feedforward += learning_step * (
-                    post * x[None, :] - alpha_feedforward * post**2 * feedforward
-                )
-                xp.maximum(feedforward, MIN_WEIGHT, out=feedforward)
-            if learn_lateral:
-                lateral += learning_step * (
-                    post * rates[None, :] - alpha_lateral * post**2 * lateral
-                )
-                xp.maximum(lateral, MIN_WEIGHT, out=lateral)
-                lateral[diagonal] = 0.0
+                    lateral += learning_step * (
+                        post * rates[None, :] - cfg.alpha_lateral * post**2 * lateral
+                    )
+                    xp.maximum(lateral, MIN_WEIGHT, out=lateral)
+                    lateral[diagonal] = 0.0

@@ -15,33 +15,31 @@ One online step, input v (length m):
 L is a box of radius `radius` on the grid with value `strength` and a zero diagonal; rows
 divided by their L2 norm when `normalized`. `boundary`: `reference` keeps the notebook's box,
 which drops the grid's last row and column from every neighbourhood; `clip` is the correct box;
-`wrap` a torus. L is never built: L p is a separable box sum over the grid (O(N)), the winners
-a partial selection (O(N n_w)), and only the rows with o_i != 0 change, so a step costs one
-matrix-vector product plus O(N + n_w m), in one compiled loop over the whole block. Without
-EMA those rows are the n_w winners', so the drives W v of the block's next AHEAD steps come
-from one matrix product (W read once for all of them: at N = 2,500 its 8 MB of float64 no
-longer stream from memory at every step), and after each update only the winners' drives for
-the rest of those steps are computed again. The same sums grouped by BLAS another way: the
-weights agree with the step-by-step loop to rounding (1e-16), not bit for bit.
+`wrap` a torus. L is never built as an N x N matrix: each unit's box is a list of its
+neighbours (`_box`), so L p costs O(N (2 radius + 1)^2).
+
+`learn_steps` is the reference: these steps one at a time in the array namespace. Its kernels
+(plastic.kernels): on the CPU one compiled loop over the whole block (L p a separable box sum,
+the winners a partial selection, only the rows with o_i != 0 updated, and without EMA the
+drives of the next 50 steps from one matrix product); on the GPU one cooperative launch a
+block. Both equal the reference to rounding (the sums run in another order), with the same
+winners.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from plastic.config import setting
 from plastic.errors import UserError
+from plastic.kernels.topo_wta_cpu import run_steps
 from plastic.models._topo_box import MAX_WINNERS_ON_GPU, box_range, box_scale
 from plastic.rule import Analysis, FeatureLearner, Layout
 from plastic.views import Mosaic, Movie
 
 BOUNDARIES = ("reference", "clip", "wrap")
-CHECKED_STEPS = 8  # device=gpu: the kernel's first steps, checked against the host loop
-log = logging.getLogger("plastic")
 
 
 @dataclass
@@ -72,6 +70,15 @@ class TopoWTA(FeatureLearner):
 
     Config = Config
     state_names = ("weights", "ema_output", "wins")
+    # a block in one compiled loop (the CPU) or one cooperative launch (the GPU); a step as
+    # array operations is a dozen small operations, each costing more than its work
+    kernels = {
+        "learn_steps": {
+            "cpu": "plastic.kernels.topo_wta_cpu:learn_steps",
+            "gpu": "plastic.kernels.topo_wta_cuda:learn_steps",
+        }
+    }
+    kernel_tolerance = 1e-9  # the compiled loops sum in another order
     # the drives of AHEAD steps come from one matrix product, from the start of each block:
     # a block learned in two parts has the same winners, its weights within rounding
     splits_exactly = False
@@ -123,19 +130,73 @@ class TopoWTA(FeatureLearner):
         self.weights = backend.asarray(rng.uniform(cfg.init_low, cfg.init_high, (n, n_inputs)))
         self.ema_output = backend.xp.zeros(n, dtype=backend.dtype)
         self.wins = backend.xp.zeros(n, dtype=backend.dtype)
-        self._fused_steps = None  # device=gpu: the kernel's launcher, built at the first block
+        self._neighbours = None  # the box of L, built at the first block (learn_steps)
 
     # ------------------------------------------------------------------ the runner's face
     def learn(self, block):
-        if self.backend.name == "gpu":
-            self._learn_on_gpu(block)
-        elif self.backend.on_device:  # another device namespace: the host loop, explicit copies
-            to_host, asarray = self.backend.to_host, self.backend.asarray
-            host = [np.array(to_host(a)) for a in (self.weights, self.ema_output, self.wins)]
-            self._steps(*host, to_host(block), learn=True)
-            self.weights, self.ema_output, self.wins = (asarray(a) for a in host)
-        else:
-            self.run(block, learn=True)
+        self.learn_steps(block)
+
+    def learn_steps(self, block):
+        """The reference: the steps of the module docstring over the rows of `block`, one at a
+        time, as the equations read, in the array namespace; updates the state in place."""
+        cfg, xp = self.cfg, self.xp
+        weights, ema, wins = self.weights, self.ema_output, self.wins
+        neighbours, scale, inside = self._box()
+        drive = xp.zeros(len(wins) + 1, dtype=weights.dtype)  # the last entry: the box's padding
+        for v in block:
+            drive[:-1] = weights @ v
+            p = drive[:-1]
+            c = p + scale * (drive[neighbours].sum(axis=1) - inside * p)  # p + L p
+            winners = xp.argsort(-c, kind="stable")[: cfg.n_winners]  # ties: the lower index
+            o = xp.zeros_like(p)
+            o[winners] = (c if cfg.output == "competition" else p)[winners]
+            wins[winners] += 1.0
+            if cfg.ema_rate:
+                ema += (o - ema) * cfg.ema_rate
+                o = ema
+            r = o @ weights  # W^T o
+            e = xp.clip(v - r, -1.0, 1.0) if cfg.clip_error else v - r
+            rows = xp.nonzero(o)[0]  # only the rows with an output change
+            changed = weights[rows]
+            changed = (
+                changed
+                + cfg.learning_rate
+                * changed
+                * (o[rows, None] * e[None, :])
+                / (xp.maximum(r, cfg.epsilon)[None, :])
+            )
+            weights[rows] = xp.clip(changed, 0.0, 1.0) if cfg.clip_weights else changed
+
+    def _box(self):
+        """L as each unit's box: the indices of its neighbours (padded with n, the index of a
+        zero), the value of L in its row, and whether the box holds the unit itself (its own
+        term is taken out); built once, on the device."""
+        if self._neighbours is None:
+            cfg, n = self.cfg, self.cfg.kx * self.cfg.ky
+            rows, scales, inside = [], np.zeros(n), np.zeros(n)
+            for y in range(cfg.ky):
+                y0, y1 = box_range(y, cfg.ky, cfg.radius, BOUNDARIES.index(cfg.boundary))
+                for x in range(cfg.kx):
+                    x0, x1 = box_range(x, cfg.kx, cfg.radius, BOUNDARIES.index(cfg.boundary))
+                    i = y * cfg.kx + x
+                    inside[i] = y0 <= y < y1 and x0 <= x < x1
+                    scales[i] = box_scale(
+                        cfg.strength, cfg.normalized, y0, y1, x0, x1, bool(inside[i])
+                    )
+                    rows.append(
+                        [
+                            (yy % cfg.ky) * cfg.kx + xx % cfg.kx
+                            for yy in range(y0, y1)
+                            for xx in range(x0, x1)
+                        ]  # fmt: skip
+                    )
+            width = max(len(row) for row in rows)
+            padded = np.full((n, width), n, dtype=np.int64)
+            for i, row in enumerate(rows):
+                padded[i, : len(row)] = row
+            asarray = self.backend.asarray
+            self._neighbours = (self.xp.asarray(padded), asarray(scales), asarray(inside))
+        return self._neighbours
 
     def layout(self, image_shape):
         return Layout(tuple(image_shape), grid=(self.cfg.ky, self.cfg.kx))  # the sheet
@@ -155,13 +216,13 @@ class TopoWTA(FeatureLearner):
 
     def _steps(self, weights, ema, wins, inputs, learn, record=False):
         """run_steps on host arrays, in place; returns its records (empty without record)."""
-        records = self._records(len(inputs) if record else 0)
+        records = self.records(len(inputs) if record else 0)
         run_steps(
             weights,
             np.ascontiguousarray(inputs, dtype=weights.dtype),
             ema,
             wins,
-            *self._rule_arguments,
+            *self.step_settings,
             learn,
             self.cfg.n_winners,
             record,
@@ -169,73 +230,7 @@ class TopoWTA(FeatureLearner):
         )
         return records
 
-    def _learn_on_gpu(self, block):
-        """The block's steps in one launch of the fused kernel (models/_topo_wta_cuda.py)."""
-        xp = self.backend.xp
-        weights_t = self.weights.T  # the kernel keeps W transposed: m x N, C order
-        if not weights_t.flags.c_contiguous:  # at the first block, or after a state load
-            weights_t = xp.ascontiguousarray(weights_t)
-            self.weights = weights_t.T
-        inputs = xp.ascontiguousarray(block, dtype=self.weights.dtype)
-        if self._fused_steps is None:
-            self._fused_steps = self._checked_launcher(inputs[:CHECKED_STEPS])
-        self._fused_steps(weights_t, inputs, self.ema_output, self.wins, self._rule_arguments)
-
-    def _checked_launcher(self, steps):
-        """The kernel's launcher, built and checked before it learns anything: from copies of
-        the state, in float64, its first `steps` must equal the host's compiled loop (to 1e-9,
-        the same winners), so that a kernel running wrong on some GPU cannot go unnoticed. A
-        missing CUDA piece (the first launch compiles) or a disagreement is one line."""
-        xp, to_host = self.backend.xp, self.backend.to_host
-        steps = np.ascontiguousarray(to_host(steps), dtype=np.float64)
-        weights, ema, wins = (  # host copies, C order (on the GPU W is stored transposed)
-            np.array(to_host(state), dtype=np.float64, order="C")
-            for state in (self.weights, self.ema_output, self.wins)
-        )
-        on_device = [xp.array(a, order="C") for a in (weights.T, ema, wins)]  # copies too
-        try:
-            from plastic.models._topo_wta_cuda import FusedSteps
-
-            fused = FusedSteps(len(wins), self.cfg.n_winners, xp)
-            fused(on_device[0], xp.asarray(steps), *on_device[1:], self._rule_arguments)
-        except Exception as error:
-            cause = " ".join(str(error).split()) or type(error).__name__
-            raise UserError(
-                f"model=topo_wta device=gpu could not run its fused CUDA kernel ({cause}); it "
-                "needs numba's CUDA target: pip install 'plastic[gpu]' (or run with device=cpu)"
-            ) from None
-        run_steps(
-            weights,
-            steps,
-            ema,
-            wins,
-            *self._rule_arguments,
-            True,
-            self.cfg.n_winners,
-            False,
-            *self._records(0),
-        )
-        gaps = {
-            "weights": np.abs(to_host(on_device[0]).T - weights).max(),
-            "ema_output": np.abs(to_host(on_device[1]) - ema).max(),
-            "wins": np.abs(to_host(on_device[2]) - wins).max(),
-        }
-        worst = max(gaps, key=gaps.get)
-        if not gaps[worst] <= 1e-9:  # NaN too
-            raise UserError(
-                f"model=topo_wta device=gpu: the fused CUDA kernel disagrees with the CPU loop on "
-                f"this GPU over its first {len(steps)} steps ({worst} differ by "
-                f"{gaps[worst]:.1e}; allowed: 1e-9); run with device=cpu, and please report it"
-            )
-        log.info(
-            "topo_wta: the fused GPU kernel equals the CPU loop over its first %d steps "
-            "(largest difference %.1e)",
-            len(steps),
-            gaps[worst],
-        )
-        return fused
-
-    def _records(self, length):
+    def records(self, length):
         """run_steps' per-step records (reconstruction, output sheet, winners, best two),
         `length` steps long (0: not recorded)."""
         n, k = self.cfg.kx * self.cfg.ky, self.cfg.n_winners
@@ -247,9 +242,9 @@ class TopoWTA(FeatureLearner):
         )
 
     @property
-    def _rule_arguments(self):
-        """The settings of the step, in the order both loops take them (run_steps here and the
-        GPU kernel): the grid and its box, the output and clip flags, alpha, eps, xi."""
+    def step_settings(self):
+        """The settings of the step, in the order both compiled loops take them (the CPU's and
+        the GPU's): the grid and its box, the output and clip flags, alpha, eps, xi."""
         cfg = self.cfg
         return (
             cfg.kx,
@@ -343,188 +338,3 @@ def cowinner_distance(winners: np.ndarray, distance) -> float:
     if not pairs:
         return 0.0
     return float(np.mean([distance(winners[:, i], winners[:, j]).mean() for i, j in pairs]))
-
-
-_box_range = numba.njit(cache=True)(box_range)
-_box_scale = numba.njit(cache=True)(box_scale)
-
-
-@numba.njit(cache=True)
-def lateral_excitation(p, out, kx, ky, radius, strength, boundary, normalized, rows):
-    """out = L p for the box L without building it: a separable box sum over the grid. Each
-    sum adds its terms in grid order; the passes run along whole rows, so that they vectorise."""
-    wrap = boundary == 2
-    x_first, x_end = np.empty(kx, np.int64), np.empty(kx, np.int64)
-    for x in range(kx):
-        x_first[x], x_end[x] = _box_range(x, kx, radius, boundary)
-    # interior columns: the whole box, no edge (x_first = x - radius, x_end = x + radius + 1)
-    lo, hi = kx, 0
-    if not wrap:
-        for x in range(kx):
-            if x_first[x] == x - radius and x_end[x] == x + radius + 1:
-                lo, hi = min(lo, x), max(hi, x + 1)
-    for y in range(ky):  # horizontal pass
-        base = y * kx
-        for x in range(lo, hi):
-            rows[y, x] = 0.0
-        for d in range(-radius, radius + 1):  # term by term, in order, along the row
-            for x in range(lo, hi):
-                rows[y, x] += p[base + x + d]
-        for x in range(kx):
-            if lo <= x < hi:
-                continue
-            s = 0.0
-            if wrap:
-                for xx in range(x_first[x], x_end[x]):
-                    s += p[base + xx % kx]
-            else:
-                for xx in range(x_first[x], x_end[x]):
-                    s += p[base + xx]
-            rows[y, x] = s
-    total = np.empty(kx)
-    for y in range(ky):  # vertical pass, then remove the unit itself and scale
-        y0, y1 = _box_range(y, ky, radius, boundary)
-        inside_y = y0 <= y < y1
-        total[:] = 0.0
-        for yy in range(y0, y1):
-            source = yy % ky if wrap else yy
-            for x in range(kx):
-                total[x] += rows[source, x]
-        for x in range(kx):
-            i = y * kx + x
-            s = total[x]
-            inside = inside_y and x_first[x] <= x < x_end[x]
-            if inside:
-                s -= p[i]
-            out[i] = _box_scale(strength, normalized, y0, y1, x_first[x], x_end[x], inside) * s
-
-
-AHEAD = 50  # steps whose drives one matrix product computes (a table of AHEAD x N)
-
-
-@numba.njit(cache=True)
-def drives_of(weights, inputs):
-    """W v for each row v of `inputs`, a row a step (BLAS: W read once for all of them)."""
-    return np.dot(np.ascontiguousarray(inputs), np.ascontiguousarray(weights).T)
-
-
-@numba.njit(cache=True)
-def run_steps(
-    weights,
-    inputs,
-    ema,
-    wins,
-    kx,
-    ky,
-    radius,
-    strength,
-    boundary,
-    normalized,
-    output_competition,
-    clip_error,
-    clip_weights,
-    ema_rate,
-    eps,
-    xi,
-    learn,
-    n_winners,
-    record,
-    recon_out,
-    outputs_out,
-    winners_out,
-    best_two_out,
-):
-    """The steps of the module docstring over the rows of `inputs`, in place (compiled, CPU)."""
-    n, m = weights.shape
-    p = np.empty(n)
-    c = np.empty(n)
-    excitation = np.empty(n)
-    rows = np.empty((ky, kx))
-    top = np.empty(n_winners, dtype=np.int64)
-    o_new = np.zeros_like(ema)
-    r = np.empty(m)
-    factor = np.empty(m)
-    # Without EMA only the winners' rows of W change in a step, so the drives W v of the next
-    # AHEAD steps come from one matrix product (W read once for all of them, not once a step),
-    # and after each update only the winners' entries are computed again.
-    ahead = ema_rate <= 0.0
-    table = np.empty((0, n), dtype=weights.dtype)  # row s: the drives of step chunk + s
-    chunk, chunk_length, s = 0, 0, 0
-    for t in range(len(inputs)):
-        v = inputs[t]
-        if ahead:
-            s = t - chunk
-            if s == chunk_length:  # the chunk is used up (or none yet): the next one
-                chunk, s, chunk_length = t, 0, min(AHEAD, len(inputs) - t)
-                table = drives_of(weights, inputs[t : t + chunk_length])
-            p[:] = table[s]
-        else:
-            p[:] = np.dot(weights, v)
-        lateral_excitation(p, excitation, kx, ky, radius, strength, boundary, normalized, rows)
-        for i in range(n):
-            c[i] = p[i] + excitation[i]
-        # the n_w largest c: a partial selection, kept sorted ascending in `top`
-        filled = 0
-        for i in range(n):
-            if filled < n_winners:
-                pos = filled
-                filled += 1
-            elif c[i] > c[top[0]]:
-                for q in range(1, n_winners):  # drop the smallest
-                    top[q - 1] = top[q]
-                pos = n_winners - 1
-            else:
-                continue
-            while pos > 0 and c[top[pos - 1]] > c[i]:
-                top[pos] = top[pos - 1]
-                pos -= 1
-            top[pos] = i
-        for q in range(n_winners):
-            o_new[top[q]] = c[top[q]] if output_competition else p[top[q]]
-            wins[top[q]] += 1.0
-        # the output o: the winners' values, or their running average across steps
-        if ema_rate > 0.0:
-            for i in range(n):
-                ema[i] = ema[i] + (o_new[i] - ema[i]) * ema_rate
-            o = ema
-        else:
-            o = o_new
-        r[:] = 0.0
-        for i in range(n):
-            if o[i] != 0.0:
-                for j in range(m):
-                    r[j] += weights[i, j] * o[i]
-        for j in range(m):
-            e = v[j] - r[j]
-            if clip_error:
-                e = min(max(e, -1.0), 1.0)
-            factor[j] = e
-        if learn:
-            for i in range(n):
-                if o[i] != 0.0:  # only rows with an output change (W_ij o_i e_j / r_j)
-                    for j in range(m):
-                        w = weights[i, j] + xi * weights[i, j] * (o[i] * factor[j]) / max(r[j], eps)
-                        if clip_weights:
-                            w = min(max(w, 0.0), 1.0)
-                        weights[i, j] = w
-            if ahead and s + 1 < chunk_length:  # the winners' drives for the chunk's rest
-                later = drives_of(weights[top], inputs[t + 1 : chunk + chunk_length])
-                for q in range(n_winners):
-                    for k in range(len(later)):
-                        table[s + 1 + k, top[q]] = later[k, q]
-        if record:
-            recon_out[t] = r
-            outputs_out[t] = o
-            winners_out[t] = top
-            first, second = 0, min(1, n - 1)
-            if p[second] > p[first]:
-                first, second = second, first
-            for i in range(2, n):
-                if p[i] > p[first]:
-                    first, second = i, first
-                elif p[i] > p[second]:
-                    second = i
-            best_two_out[t, 0] = first
-            best_two_out[t, 1] = second
-        for q in range(n_winners):
-            o_new[top[q]] = 0.0

@@ -22,6 +22,10 @@ Each check is a promise the runner relies on (`rule_checks` lists them, to run o
 - strict_device: the whole run (learn, records, encode and probes, analysis, every picture)
   on a strict stand-in for a GPU that, as CuPy does, refuses implicit conversion to numpy and
   the mixing of host and device arrays;
+- kernels: every fast path the rule registers for the CPU (plastic.kernels) ends, on the same
+  start and data, where the reference (the rule's own methods, in the array namespace) ends,
+  its state and responses within the rule's `kernel_tolerance`; the CUDA kernels are held to
+  it under numba's CUDA simulator by the suite's slow tier;
 - run_leaves_state (dynamical systems): `run` continues the dynamics without changing the state.
 """
 
@@ -38,6 +42,7 @@ from omegaconf import OmegaConf
 from plastic.backend import Backend, make_backend, strict_backend
 from plastic.config import TrainerConfig, VizConfig, typed_section
 from plastic.datasets import Dataset
+from plastic.kernels import bind, every_registered, resolve
 from plastic.rule import (
     IMAGES,
     PATTERNS,
@@ -88,6 +93,7 @@ CHECKS = (
     "resume",
     "divergence",
     "strict_device",
+    "kernels",
 )
 DYNAMICAL_CHECKS = ("run_leaves_state",)
 
@@ -252,6 +258,25 @@ class _Kit:
                 responses = trainer.model.encode(self.dataset.train[:5])
                 assert isinstance(responses, np.ndarray), "strict_device: encode must return host"
 
+    def kernels(self, devices: tuple[str, ...] = ("cpu",)):
+        """Each registered kernel alone in place of its method, against the reference."""
+        tolerance = self.cls.kernel_tolerance
+        for operation, device, path in every_registered(self.cls):
+            if device not in devices:
+                continue
+            check = f"kernels ({path} for {operation} on device={device})"
+            reference, fast = self._build(), self._build()
+            bind(reference, {})
+            bind(fast, {operation: resolve(path)})
+            for part in self.blocks:
+                for model in (reference, fast):
+                    model.learn(model.backend.asarray(part))
+            _assert_close(reference.state_dict(), fast.state_dict(), tolerance, check)
+            if isinstance(reference, FeatureLearner):
+                probe = self.dataset.train[: min(16, len(self.dataset.train))]
+                responses = {"responses": reference.encode(probe)}
+                _assert_close(responses, {"responses": fast.encode(probe)}, tolerance, check)
+
     def run_leaves_state(self):
         model = self._learned(self.blocks[0])
         before = model.state_dict()
@@ -346,3 +371,20 @@ def _assert_same(a: dict[str, Any], b: dict[str, Any], check: str) -> None:
         if not same:
             gap = np.nanmax(np.abs(x - y)) if x.shape == y.shape and x.dtype.kind in "fiu" else "-"
             raise AssertionError(f"{check}: '{key}' differs (largest difference {gap})")
+
+
+def _assert_close(a: dict[str, Any], b: dict[str, Any], tolerance: float, check: str) -> None:
+    """`a` and `b` equal within `tolerance` (relative and absolute; 0: bit for bit)."""
+    if tolerance == 0:
+        return _assert_same(a, b, check)
+    assert sorted(a) == sorted(b), f"{check}: the state's keys differ: {sorted(a)} vs {sorted(b)}"
+    for key in a:
+        x, y = np.asarray(a[key]), np.asarray(b[key])
+        if x.dtype.kind not in "fc":  # counts, generator words: exactly
+            _assert_same({key: x}, {key: y}, check)
+            continue
+        if x.shape != y.shape or not np.allclose(x, y, rtol=tolerance, atol=tolerance):
+            gap = np.nanmax(np.abs(x - y)) if x.shape == y.shape else "-"
+            raise AssertionError(
+                f"{check}: '{key}' differs from the reference by {gap} (allowed: {tolerance:g})"
+            )

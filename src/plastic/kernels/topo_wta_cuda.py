@@ -23,11 +23,13 @@ float64 run equals the CPU path to rounding and a float32 run to float32 toleran
 The same code runs under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), which is how the test
 suite checks it on machines without a GPU (tests/cuda_simulated_topo_wta.py teaches the
 simulator grids of several blocks). On a GPU, each run checks it before it learns: its first
-steps against the host's compiled loop (topo_wta.Model._checked_launcher).
+steps against the host's compiled loop (`checked_launcher` below). `learn_steps` is the kernel
+registered for `TopoWTA.learn_steps` on device=gpu.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 
@@ -35,12 +37,16 @@ import numpy as np
 from numba import config, cuda
 from numba.core.errors import NumbaPerformanceWarning
 
+from plastic.errors import UserError
+from plastic.kernels.topo_wta_cpu import run_steps
 from plastic.models._topo_box import MAX_WINNERS_ON_GPU as MAX_WINNERS
 from plastic.models._topo_box import box_range, box_scale
 
+CHECKED_STEPS = 8  # the kernel's first steps of a run, checked against the host's loop
 THREADS = 256  # threads per block: a power of two, a multiple of 32
 TILE = 32  # units per tile of phase A (one per lane of a warp)
 _NO_UNIT = 1 << 62  # the index of an empty candidate slot (loses every comparison)
+log = logging.getLogger("plastic")
 
 
 @cuda.jit(device=True)
@@ -314,3 +320,63 @@ class FusedSteps:
                 *rule_arguments,
                 self.n_winners,
             )
+
+
+def learn_steps(rule, block):
+    """`TopoWTA.learn_steps`: the block's steps in one launch of the fused kernel. The launcher
+    is built and checked at the first block, and kept on the rule (`_fused_steps`)."""
+    xp = rule.xp
+    weights_t = rule.weights.T  # the kernel keeps W transposed: m x N, C order
+    if not weights_t.flags.c_contiguous:  # at the first block, or after a state load
+        weights_t = xp.ascontiguousarray(weights_t)
+        rule.weights = weights_t.T
+    inputs = xp.ascontiguousarray(block, dtype=rule.weights.dtype)
+    if getattr(rule, "_fused_steps", None) is None:
+        rule._fused_steps = checked_launcher(rule, inputs[:CHECKED_STEPS])
+    rule._fused_steps(weights_t, inputs, rule.ema_output, rule.wins, rule.step_settings)
+
+
+def checked_launcher(rule, steps):
+    """The kernel's launcher, built and checked before it learns anything: from copies of the
+    state, in float64, its first `steps` must equal the host's compiled loop (to 1e-9, the same
+    winners), so that a kernel running wrong on some GPU cannot go unnoticed. A missing CUDA
+    piece (the first launch compiles) or a disagreement is one line."""
+    xp, to_host = rule.xp, rule.backend.to_host
+    steps = np.ascontiguousarray(to_host(steps), dtype=np.float64)
+    weights, ema, wins = (  # host copies, C order (on the GPU W is stored transposed)
+        np.array(to_host(state), dtype=np.float64, order="C")
+        for state in (rule.weights, rule.ema_output, rule.wins)
+    )
+    on_device = [xp.array(a, order="C") for a in (weights.T, ema, wins)]  # copies too
+    try:
+        fused = FusedSteps(len(wins), rule.cfg.n_winners, xp)
+        fused(on_device[0], xp.asarray(steps), *on_device[1:], rule.step_settings)
+    except Exception as error:
+        cause = " ".join(str(error).split()) or type(error).__name__
+        raise UserError(
+            f"model=topo_wta device=gpu could not run its fused CUDA kernel ({cause}); it "
+            "needs numba's CUDA target: pip install 'plastic[gpu]' (or run with device=cpu)"
+        ) from None
+    run_steps(
+        weights, steps, ema, wins, *rule.step_settings, True, rule.cfg.n_winners, False,
+        *rule.records(0),
+    )  # fmt: skip
+    gaps = {
+        "weights": np.abs(to_host(on_device[0]).T - weights).max(),
+        "ema_output": np.abs(to_host(on_device[1]) - ema).max(),
+        "wins": np.abs(to_host(on_device[2]) - wins).max(),
+    }
+    worst = max(gaps, key=gaps.get)
+    if not gaps[worst] <= 1e-9:  # NaN too
+        raise UserError(
+            f"model=topo_wta device=gpu: the fused CUDA kernel disagrees with the CPU loop on "
+            f"this GPU over its first {len(steps)} steps ({worst} differ by "
+            f"{gaps[worst]:.1e}; allowed: 1e-9); run with device=cpu, and please report it"
+        )
+    log.info(
+        "topo_wta: the fused GPU kernel equals the CPU loop over its first %d steps "
+        "(largest difference %.1e)",
+        len(steps),
+        gaps[worst],
+    )
+    return fused

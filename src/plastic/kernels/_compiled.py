@@ -1,4 +1,4 @@
-"""Small compiled helpers shared by the rules' numba loops."""
+"""Small compiled helpers shared by the kernels (numba loops for device=cpu)."""
 
 import numba
 import numpy as np
@@ -18,7 +18,8 @@ def dot(a, b):
 def largest_and_kth(values, k):
     """Per row of `values`: the column of the largest value and of the k-th largest, found in
     one pass with a sorted list of the k best so far (O(K) a row, where a partial sort moves
-    the whole row). NaN never enters the list: an all-NaN row gives columns 0 and k-1."""
+    the whole row). Of equal values the later column ranks higher, as in a stable ascending
+    argsort read from its end. NaN never enters the list: an all-NaN row gives 0 and k-1."""
     rows, columns = values.shape
     largest = np.empty(rows, np.int64)
     kth = np.empty(rows, np.int64)
@@ -29,9 +30,9 @@ def largest_and_kth(values, k):
         best_columns[:] = np.arange(k)
         for c in range(columns):
             v = values[r, c]
-            if v > best_values[k - 1]:  # enters the list: shift the smaller ones down
+            if v >= best_values[k - 1]:  # enters the list: shift the smaller ones down
                 i = k - 1
-                while i > 0 and best_values[i - 1] < v:
+                while i > 0 and best_values[i - 1] <= v:
                     best_values[i] = best_values[i - 1]
                     best_columns[i] = best_columns[i - 1]
                     i -= 1
