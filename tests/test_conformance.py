@@ -8,6 +8,7 @@ from plastic.testing import CHECKS, DYNAMICAL_CHECKS, rule_checks
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "examples" / "own_rule"))  # the worked example's rule
+SANGER = REPO / "examples" / "own_rule" / "sanger.py"
 
 # small settings that keep each rule's checks to seconds
 RULES = {
@@ -93,6 +94,25 @@ def test_no_rule_branches_on_its_device():
                 assert all(isinstance(n, ast.Raise) for n in body), (
                     f"{path.name}:{node.lineno} branches on the device: {test}"
                 )
+
+
+def test_every_rule_declares_its_state_and_writes_no_state_dict():
+    """Checkpoints, round trips and the guard follow from each rule's State: no rule (nor the
+    worked example) keeps a state_dict of its own."""
+    import ast
+
+    from plastic import registry
+
+    files = [*(REPO / "src" / "plastic" / "models").glob("*.py"), SANGER]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                assert node.name not in ("state_dict", "load_state_dict"), (
+                    f"{path.name}:{node.lineno} writes its own {node.name}"
+                )
+    for name, offer in registry.offers(registry.RULES).items():
+        rule = registry.import_target(offer.target, name)
+        assert rule.State is not None, f"model={name} declares no State"
 
 
 def test_a_wrong_kernel_fails_the_kit(monkeypatch):

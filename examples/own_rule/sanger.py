@@ -14,11 +14,13 @@ rows of W converge to the unit-length eigenvectors of the input covariance, larg
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from plastic.config import setting
 from plastic.rule import Analysis, FeatureLearner
+from plastic.state import array, number
 
 
 @dataclass
@@ -30,11 +32,18 @@ class SangerConfig:
     center: bool = True  # subtract the running mean of the inputs (PCA's centring)
 
 
+@dataclass
+class SangerState:
+    weights: Any = array()  # W (k x d)
+    mean: Any = array()  # the running mean of the inputs
+    seen: Any = number()  # samples in the running mean
+
+
 class Sanger(FeatureLearner):
     """Sanger's generalized Hebbian algorithm: the leading principal components, in order."""
 
     Config = SangerConfig
-    state_names = ("weights", "mean")
+    State = SangerState
     metric_names = ("orthonormality_error",)
     figure_names = ("orthonormality_error",)
 
@@ -74,10 +83,3 @@ class Sanger(FeatureLearner):
 
     def analyse(self, dataset):
         return Analysis(figures=self.metrics())
-
-    def state_dict(self):
-        return {**super().state_dict(), "seen": np.array(self.seen)}
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.seen = int(state["seen"])

@@ -205,7 +205,7 @@ def _built(cfg, rule: type, settings, run: Path):
         raise UserError(f"plastic eval: {run / WEIGHTS} cannot be read ({error})") from None
     expected = model.state_dict()
     # the learned arrays (a rule may keep its history beside); a device's dtype may differ
-    wrong = misfit(expected, weights, rule.state_names, dtypes=False)
+    wrong = misfit(expected, weights, model.state_names, dtypes=False)
     if wrong:
         raise UserError(
             f"plastic eval: {run / WEIGHTS} does not fit the model on dataset="

@@ -14,7 +14,7 @@ draws or writes a file: the run folder belongs to the runner.
 
     class MyRule(FeatureLearner):
         Config = MyConfig                  # a dataclass: the settings, defaults, bounds
-        state_names = ("weights",)         # what a checkpoint keeps (device arrays)
+        State = MyState                    # a dataclass: what the state is (plastic.state)
         def __init__(self, cfg, backend, n_inputs, rng): ...
         def learn(self, block): ...        # block: (n_samples, n_inputs) on the device, lent
         def encode(self, x): ...           # -> (n_samples, n_units) host array
@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from plastic import state
 from plastic.kernels import bind_for_device
 
 IMAGES = "images"  # the dataset kinds (a dataset module's KIND)
@@ -64,8 +65,13 @@ class Rule:
     """The face every rule shows the runner; subclass `FeatureLearner` or `DynamicalSystem`."""
 
     Config: ClassVar[type]  # the settings' dataclass (config.setting gives bounds and help)
+    # the state's dataclass (plastic.state): each field an attribute of the rule and how a
+    # checkpoint keeps it; checkpoints, round trips and the divergence guard read it
+    State: ClassVar[type | None] = None
     learns_from: ClassVar[tuple[str, ...]] = (IMAGES,)  # dataset kinds it can learn from
-    state_names: ClassVar[tuple[str, ...]] = ()  # arrays a checkpoint keeps, as attributes
+    # the learned arrays: the State's array fields (a rule without a State: device arrays
+    # that a checkpoint keeps, as attributes)
+    state_names: ClassVar[tuple[str, ...]] = ()
     metric_names: ClassVar[tuple[str, ...]] = ()  # what `metrics()` reports at every record
     # the figures `analyse` may return (None: undeclared; optimize_metric is then checked only
     # once the run has ended)
@@ -90,6 +96,11 @@ class Rule:
     # how far a kernel's state may stray from the reference's on the same start and data
     # (relative and absolute; 0: bit for bit), which check_rule holds every kernel to
     kernel_tolerance: ClassVar[float] = 0.0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("State") is not None:
+            cls.state_names = state.array_names(cls.State)
 
     def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
         # a plain dataclass, not an OmegaConf node: its fields are read in the hot loop
@@ -148,16 +159,24 @@ class Rule:
 
     # ------------------------------------------------------------------ state
     def state_arrays(self) -> dict[str, Any]:
-        """The live state arrays by name, not copies: what a checkpoint, the divergence guard
-        and the records' cadence read (`state_names` as attributes, unless overridden)."""
-        return {name: getattr(self, name) for name in self.state_names}
+        """The live state arrays by name, not copies: what the divergence guard and the
+        records' cadence read (`state_names` as attributes; None: not in these settings)."""
+        arrays = {name: getattr(self, name) for name in self.state_names}
+        return {name: array for name, array in arrays.items() if array is not None}
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {name: self.backend.to_host(array) for name, array in self.state_arrays().items()}
+        """The whole state as host copies by name, as the State declares it."""
+        if self.State is None:
+            return {name: self.backend.to_host(a) for name, a in self.state_arrays().items()}
+        return state.saved(self, self.State, self.backend.to_host)
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for name in self.state_names:
-            setattr(self, name, self.backend.asarray(state[name]))
+    def load_state_dict(self, saved: dict[str, np.ndarray]) -> None:
+        """Set the state from what `state_dict` gave."""
+        if self.State is None:
+            for name in self.state_names:
+                setattr(self, name, self.backend.asarray(saved[name]))
+            return
+        state.restore(self, self.State, saved, self.backend.asarray)
 
     def nonfinite_state(self) -> str | None:
         """The first state array holding a NaN, an infinity or a value beyond `state_bound`
@@ -169,33 +188,6 @@ class Rule:
             if largest > self.state_bound:
                 return f"'{name}' grew beyond {self.state_bound:.0e} in magnitude"
         return None
-
-
-MASK64 = (1 << 64) - 1
-
-
-def generator_state(rng: np.random.Generator) -> np.ndarray:
-    """A numpy Generator's whole state as six uint64 words (PCG64's 128-bit state and increment,
-    and its cached 32-bit draw), so that a checkpoint keeps a rule's generator as an array."""
-    state = rng.bit_generator.state
-    if state["bit_generator"] != "PCG64":
-        raise TypeError(f"generator_state keeps PCG64 generators, not {state['bit_generator']}")
-    words = []
-    for value in (state["state"]["state"], state["state"]["inc"]):
-        words += [value >> 64, value & MASK64]
-    words += [state["has_uint32"], state["uinteger"]]
-    return np.array(words, dtype=np.uint64)
-
-
-def restore_generator(rng: np.random.Generator, words: np.ndarray) -> None:
-    """Set `rng` (PCG64) to the state that generator_state gave."""
-    w = [int(v) for v in np.asarray(words, dtype=np.uint64)]
-    rng.bit_generator.state = {
-        "bit_generator": "PCG64",
-        "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
-        "has_uint32": w[4],
-        "uinteger": w[5],
-    }
 
 
 def build(cls: type, settings: Any, backend: Any, dataset: Any, rng: np.random.Generator) -> Rule:

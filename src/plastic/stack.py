@@ -21,6 +21,7 @@ analysis draws every layer's. A rule author writes a `Layer` and a `Stack` that 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy as np
 from plastic.config import setting
 from plastic.errors import UserError
 from plastic.rule import Analysis, FeatureLearner, Layout
+from plastic.state import host_array, restore, saved
 from plastic.views import Mosaic
 
 MODES = ("greedy", "consecutive")
@@ -79,13 +81,19 @@ class Layer(FeatureLearner):
         return encoded(self.backend, x, self.input_shape, self.forward)
 
 
+@dataclass
+class StackState:
+    schedule: Any = host_array("int64")  # [the layer learning, epochs of it done]
+
+
 class Stack(FeatureLearner):
     """Layers learnt greedily or consecutively (`cfg.mode`), `cfg.epochs_per_layer` passes each,
     in minibatches of `cfg.batch_size`; a subclass builds the layers."""
 
     sees_images: ClassVar[bool] = True
     fields_span_inputs: ClassVar[bool] = False  # the first layer's, unless it is dense
-    state_names: ClassVar[tuple[str, ...]] = ("layer0_weights",)  # per instance: every layer's
+    # the stack's own state; its layers' states are kept beside it as layer<i>_<name>
+    State = StackState
 
     def __init__(self, cfg, backend, n_inputs, rng, *, input_shape):
         super().__init__(cfg, backend, n_inputs, rng)
@@ -185,8 +193,14 @@ class Stack(FeatureLearner):
             arrays.update({f"layer{i}_{k}": v for k, v in layer.state_arrays().items()})
         return arrays
 
+    def state_dict(self):
+        own = saved(self, self.State, self.backend.to_host)
+        for i, layer in enumerate(self.layers):
+            own.update({f"layer{i}_{k}": v for k, v in layer.state_dict().items()})
+        return own
+
     def load_state_dict(self, state):
-        self.schedule = np.array(state["schedule"], dtype=np.int64)
+        restore(self, self.State, state, self.backend.asarray)
         for i, layer in enumerate(self.layers):
             prefix = f"layer{i}_"
             layer.load_state_dict(

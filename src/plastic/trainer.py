@@ -101,6 +101,8 @@ def misfit(expected: dict, found: dict, names, dtypes: bool = True) -> str | Non
     """How the learned arrays `names` of a saved state (`found`) fail to fit a model's
     (`expected`): the first missing one, or one of another shape (or dtype); None if they fit."""
     for name in names:
+        if name not in expected:  # state that these settings do not have
+            continue
         need = np.asarray(expected[name])
         if name not in found:
             return f"it holds no {name!r}, this run's model needs {need.dtype} {list(need.shape)}"
@@ -263,7 +265,7 @@ class Trainer:
                 f"this run's model has {', '.join(sorted(expected))}); the run folder is left "
                 "as it is"
             )
-        wrong = misfit(expected, found, type(self.model).state_names)
+        wrong = misfit(expected, found, self.model.state_names)
         if wrong:
             raise UserError(f"{where}: {wrong}; the run folder is left as it is")
         missing = [c for c in self.recorder.columns if f"record/{c}" not in state]

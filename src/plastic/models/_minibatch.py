@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from plastic.config import setting
 from plastic.errors import UserError
 from plastic.optim import Optimizer, OptimizerConfig
 from plastic.rule import FeatureLearner
+from plastic.state import array, host_array, number, part, rows
 
 INITIALIZERS = (
     "normal",
@@ -87,11 +89,22 @@ def orthogonalized(xp, weights):
 STABLE_CHANGE = 0.01  # a unit whose weights moved less than 1 % over an epoch is stable
 
 
+@dataclass
+class MinibatchState:
+    weights: Any = array()  # W (K x d)
+    epoch_theta: Any = array()  # theta summed over this epoch's batches
+    epoch_start: Any = array()  # W at the epoch's start, for the share of stable units
+    counters: Any = host_array("int64")  # [batches this epoch, epochs done]
+    stable_units: Any = number()
+    history: Any = rows()  # the mean theta of the last epochs (the convergence test)
+    optimizer: Any = part()  # its buffers, rate and iteration count
+
+
 class MinibatchRule(FeatureLearner):
     """The shared loop; a rule implements `respond(X)` and `update(X) -> (dW, theta, rows)`:
     rows None when dW is the whole K x d matrix, else the units (ascending) of dW's rows."""
 
-    state_names = ("weights",)
+    State = MinibatchState
     metric_names = ("stable_units",)
     figure_names = ()
 
@@ -102,8 +115,7 @@ class MinibatchRule(FeatureLearner):
         self.optimizer = Optimizer(cfg.optimizer, self.xp, shape, backend.dtype)
         self.history = deque(maxlen=cfg.epochs_for_convergence or 1)
         self.epoch_theta = self.xp.zeros(cfg.n_units, dtype=backend.dtype)
-        self.epoch_batches = 0
-        self.epochs_done = 0
+        self.counters = np.zeros(2, dtype=np.int64)  # [batches this epoch, epochs done]
         self.epoch_start = self.weights.copy()  # for the share of stable units
         self.stable_units = 0.0
 
@@ -135,7 +147,7 @@ class MinibatchRule(FeatureLearner):
             # ascended: the optimizer descends -dW
             self.optimizer.step(self.weights, -update, rows)
             self.epoch_theta += theta
-            self.epoch_batches += 1
+            self.counters[0] += 1
 
     def _whole(self, update, rows):
         """The K x d update of which `update` holds the rows `rows` (the rest 0)."""
@@ -145,11 +157,12 @@ class MinibatchRule(FeatureLearner):
 
     def end_epoch(self) -> str | None:
         """After each epoch: record theta, stop once converged (why), else orthogonalise."""
-        self.history.append(self.backend.to_host(self.epoch_theta / max(self.epoch_batches, 1)))
+        batches = int(self.counters[0])
+        self.history.append(self.backend.to_host(self.epoch_theta / max(batches, 1)))
         self.epoch_theta[:] = 0.0
-        self.epoch_batches = 0
-        self.epochs_done += 1
-        self.optimizer.end_epoch(self.epochs_done)
+        self.counters += (-batches, 1)
+        epochs_done = int(self.counters[1])
+        self.optimizer.end_epoch(epochs_done)
         xp = self.xp
         moved = xp.linalg.norm(self.weights - self.epoch_start, axis=1)
         size = xp.maximum(xp.linalg.norm(self.epoch_start, axis=1), self.cfg.precision)
@@ -158,7 +171,7 @@ class MinibatchRule(FeatureLearner):
             last = self.history[-1]
             if all(np.allclose(h, last, atol=self.cfg.convergence_atol) for h in self.history):
                 return (
-                    f"converged after {self.epochs_done} epochs (theta stable for "
+                    f"converged after {epochs_done} epochs (theta stable for "
                     f"{self.cfg.epochs_for_convergence})"
                 )
         if self.cfg.orthogonalize:
@@ -179,23 +192,3 @@ class MinibatchRule(FeatureLearner):
                 self.backend.to_host(self.respond(self.backend.asarray(x[start : start + 1000])))
             )
         return np.concatenate(out)
-
-    def state_dict(self):
-        state = super().state_dict()
-        state.update(self.optimizer.state_dict(self.backend.to_host))
-        state["epoch_theta"] = self.backend.to_host(self.epoch_theta)
-        state["counters"] = np.array([self.epoch_batches, self.epochs_done])
-        state["epoch_start"] = self.backend.to_host(self.epoch_start)
-        state["stable_units"] = np.array(self.stable_units)
-        state["history"] = np.array(list(self.history)).reshape(-1, self.cfg.n_units)
-        return state
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.optimizer.load_state_dict(state)
-        self.epoch_theta = self.backend.asarray(state["epoch_theta"])
-        self.epoch_batches, self.epochs_done = (int(v) for v in state["counters"])
-        self.epoch_start = self.backend.asarray(state["epoch_start"])
-        self.stable_units = float(state["stable_units"])
-        self.history.clear()
-        self.history.extend(state["history"])

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 
 from plastic.config import setting
 from plastic.kernels.attractor_cpu import CLIP, free_energy, mean_response, run_steps, settle_steps
-from plastic.rule import PATTERNS, Analysis, DynamicalSystem, generator_state, restore_generator
+from plastic.rule import PATTERNS, Analysis, DynamicalSystem
+from plastic.state import generator, host_array, number, rows
 from plastic.views import Matrices, Mosaic, Movie, Table, Traces
 
 DIAGNOSTICS = ("step", "complexity", "accuracy", "vfe", "weight_change")
@@ -75,17 +77,27 @@ def diagnostics(couplings, state, bias):
     return {"complexity": complexity, "accuracy": accuracy, "vfe": complexity - accuracy}
 
 
+@dataclass
+class State:
+    # kept on the host, where the analyses read them; on a device the steps run on copies
+    # there (the reference keeps them between blocks), and these are refreshed per block
+    couplings: Any = host_array()  # J
+    state: Any = host_array()  # s
+    bias: Any = host_array()  # the last presentation's evidence
+    steps: Any = number()
+    watched: Any = rows()  # step, complexity, accuracy, VFE, weight change, per watched step
+    rng: Any = generator()  # the sampler's uniforms
+
+
 class Attractor(DynamicalSystem):
     """Free-energy attractor network: local learning of asymmetric couplings (Spisak & Friston)."""
 
     Config = Config
+    State = State
     # the block in one compiled call (a step: a few microseconds, where an array step costs tens)
     kernels = {"presentations": {"cpu": "plastic.kernels.attractor_cpu:presentations"}}
     kernel_tolerance = 1e-9
     learns_from = (PATTERNS,)
-    # couplings and state are kept on the host, where the analyses read them; on a device the
-    # steps run on copies there (device_state), and the host copies are refreshed per block
-    state_names = ("couplings", "state")
     metric_names = ("vfe", "complexity", "accuracy", "asymmetry")
     figure_names = (
         "asymmetry",
@@ -116,7 +128,9 @@ class Attractor(DynamicalSystem):
 
     def __init__(self, cfg, backend, n_inputs, rng):
         super().__init__(cfg, backend, n_inputs, rng)
-        self.device_state = None  # on a device: (couplings, state) there, between blocks
+        # the reference's copies of (couplings, state) in the array namespace, kept between
+        # blocks with the host arrays they copy: a loaded state is copied anew
+        self.device_state = None
         self.couplings = np.zeros((n_inputs, n_inputs))
         self.state = np.zeros(n_inputs)
         self.bias = np.zeros(n_inputs)
@@ -140,9 +154,10 @@ class Attractor(DynamicalSystem):
         Between blocks the arrays stay on the device; the host copies of the couplings and the
         state, which the analyses read, are refreshed after the block."""
         cfg, xp, backend = self.cfg, self.xp, self.backend
-        if self.device_state is None:
-            self.device_state = backend.asarray(self.couplings), backend.asarray(self.state)
-        couplings, state = self.device_state
+        copies = self.device_state
+        if copies is None or copies[2] is not self.couplings or copies[3] is not self.state:
+            copies = backend.asarray(self.couplings), backend.asarray(self.state)
+        couplings, state = copies[:2]
         diagonal = xp.arange(self.n_inputs)
         for p, bias in enumerate(backend.asarray(biases)):
             for t in range(cfg.steps_per_pattern):
@@ -166,9 +181,9 @@ class Attractor(DynamicalSystem):
                     self.watched.append(
                         np.array([count, complexity, accuracy, complexity - accuracy, change])
                     )
-        self.device_state = couplings, state
         self.couplings = backend.to_host(couplings).astype(np.float64)
         self.state = backend.to_host(state).astype(np.float64)
+        self.device_state = couplings, state, self.couplings, self.state
 
     def _watching(self, row):
         every = self.cfg.diagnostics_every
@@ -176,28 +191,6 @@ class Attractor(DynamicalSystem):
 
     def snapshot(self):
         return self.couplings.copy()  # row i: the couplings into node i, drawn as an image
-
-    def state_dict(self):
-        state = {name: np.array(getattr(self, name)) for name in self.state_names}
-        state["bias"] = self.bias
-        state["steps"] = np.array(self.steps)
-        state["watched"] = np.array(self.watched, dtype=np.float64).reshape(-1, 5)
-        state["rng"] = generator_state(self.rng)
-        return state
-
-    def load_state_dict(self, state):
-        self.couplings = np.asarray(state["couplings"], dtype=np.float64)  # on the host
-        self.state = np.asarray(state["state"], dtype=np.float64)
-        self.device_state = None
-        self.bias = np.asarray(state["bias"])
-        self.steps = int(state["steps"])
-        self.watched = list(state["watched"])
-        if state["rng"].dtype == np.uint8:  # a checkpoint of plastic 0.2.0 and before: text
-            import ast
-
-            self.rng.bit_generator.state = ast.literal_eval(bytes(state["rng"]).decode())
-        else:
-            restore_generator(self.rng, state["rng"])
 
     def trace(self):
         """The per-step diagnostics (model.diagnostics_every): step, complexity, accuracy,

@@ -14,6 +14,7 @@ Negative s is lateral inhibition (more diverse fields, less stable); s = 0 gives
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,8 @@ from plastic.activations import ACTIVATIONS
 from plastic.activations import NAMES as ACTIVATION_NAMES
 from plastic.config import setting
 from plastic.errors import UserError
-from plastic.models._minibatch import MinibatchConfig, MinibatchRule
+from plastic.models._minibatch import MinibatchConfig, MinibatchRule, MinibatchState
+from plastic.state import array
 
 
 @dataclass
@@ -31,10 +33,16 @@ class Config(MinibatchConfig):
     memory_factor: float = setting(0.5, ge=0, le=1, help="running threshold's memory")
 
 
+@dataclass
+class State(MinibatchState):
+    theta: Any = array()  # the sliding threshold
+
+
 class BCM(MinibatchRule):
     """BCM rule with a sliding threshold and lateral interaction (minibatch, any optimizer)."""
 
     Config = Config
+    State = State
     metric_names = ("theta_mean", *MinibatchRule.metric_names)
 
     def __init__(self, cfg, backend, n_inputs, rng):
@@ -68,13 +76,6 @@ class BCM(MinibatchRule):
 
     def metrics(self):
         return {"theta_mean": float(self.theta.mean()), **super().metrics()}
-
-    def state_dict(self):
-        return {**super().state_dict(), "theta": self.backend.to_host(self.theta)}
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.theta = self.backend.asarray(state["theta"])
 
 
 def check_interaction(strength: float, n_units: int) -> None:

@@ -27,12 +27,14 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from plastic.config import setting
 from plastic.errors import UserError
 from plastic.rule import Analysis, DynamicalSystem, Layout
+from plastic.state import array, named_rows, number, rows
 from plastic.views import Traces
 
 TARGETS = ("cosine", "sines", "triangle", "square", "file")
@@ -115,11 +117,22 @@ def read_target_file(path: str | None) -> np.ndarray:
     return values
 
 
+@dataclass
+class State:
+    x: Any = array()  # the units' currents
+    readout: Any = array()  # w
+    inverse_correlation: Any = array()  # P
+    step: Any = number()
+    series: Any = named_rows("trace_")  # z, f, dw, units (and x, without learning), per step
+    twin: Any = array()  # without learning: the twin trajectory (Lyapunov exponent)
+    log_growth: Any = rows()  # without learning: (start time, span, log growth) per stretch
+
+
 class Force(DynamicalSystem):
     """FORCE learning: a chaotic rate network whose fed-back readout is trained by RLS."""
 
     Config = Config
-    state_names = ("x", "readout", "inverse_correlation")
+    State = State
     # a block in one compiled call, P read and written once a step, rows shared among cores
     kernels = {"learn_steps": {"cpu": "plastic.kernels.force_cpu:learn_steps"}}
     kernel_tolerance = 1e-9
@@ -148,10 +161,12 @@ class Force(DynamicalSystem):
         self.inverse_correlation = xp.eye(n, dtype=backend.dtype) / cfg.alpha
         self.step = 0
         self.series = {"z": [], "f": [], "dw": [], "units": []}  # per step, on the host
+        self.twin = self.log_growth = None  # the Lyapunov study's, without learning
         if not cfg.learn:  # drawn last: a run that learns draws exactly as before
             direction = rng.normal(size=n)
             self.twin = self.x + backend.asarray(SEPARATION * direction / np.linalg.norm(direction))
             self.log_growth = []  # (start time, span, log growth of the separation) per stretch
+            self.series["x"] = []  # every unit's current, per step
 
     # ------------------------------------------------------------------ one step
     def learn(self, block):
@@ -264,7 +279,7 @@ class Force(DynamicalSystem):
         x = self.backend.to_host(self.x) if x is None else x
         self.series["units"].append(np.array(x[: min(5, len(x))]))
         if not self.cfg.learn:
-            self.series.setdefault("x", []).append(np.asarray(x, dtype=np.float32))
+            self.series["x"].append(np.asarray(x, dtype=np.float32))
         self.step += 1
 
     # ------------------------------------------------------------------ figures
@@ -352,30 +367,6 @@ class Force(DynamicalSystem):
 
     def layout(self, image_shape):
         return Layout(_near_square(self.cfg.n_units))  # the readout drawn as one tile
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self):
-        state = super().state_dict()
-        state["step"] = np.array(self.step)
-        for key in ("z", "f", "dw"):
-            state[f"trace_{key}"] = np.array(self.series[key], dtype=np.float64)
-        width = min(5, self.cfg.n_units)
-        state["trace_units"] = np.array(self.series["units"]).reshape(-1, width)
-        if not self.cfg.learn:
-            state["trace_x"] = np.array(self.series.get("x", [])).reshape(-1, self.cfg.n_units)
-            state["twin"] = self.backend.to_host(self.twin)
-            state["log_growth"] = np.array(self.log_growth, dtype=np.float64).reshape(-1, 3)
-        return state
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.step = int(state["step"])
-        self.series = {key: list(state[f"trace_{key}"]) for key in ("z", "f", "dw", "units")}
-        if "trace_x" in state:
-            self.series["x"] = list(state["trace_x"])
-        if "twin" in state:
-            self.twin = self.backend.asarray(state["twin"])
-            self.log_growth = [tuple(row) for row in state["log_growth"]]
 
 
 def _near_square(n: int) -> tuple[int, int]:

@@ -22,11 +22,13 @@ so that each current is a cosine in [-1, 1], as Krotov prescribes for the classi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from plastic.config import setting
 from plastic.errors import UserError
-from plastic.models._minibatch import MinibatchConfig, MinibatchRule
+from plastic.models._minibatch import MinibatchConfig, MinibatchRule, MinibatchState
 from plastic.rule import Analysis
+from plastic.state import array
 from plastic.views import Mosaic
 
 
@@ -44,10 +46,17 @@ class Config(MinibatchConfig):
     response_power: float = setting(1.0, gt=0, help="n of the rectified response (Krotov's n)")
 
 
+@dataclass
+class State(MinibatchState):
+    wins: Any = array("int64")  # each unit's wins this epoch
+    last_wins: Any = array("int64")  # and in the last full epoch
+
+
 class KrotovHopfield(MinibatchRule):
     """Krotov-Hopfield competing hidden units (winner Hebbian, k-th anti-Hebbian)."""
 
     Config = Config
+    State = State
     # one pass a sample with a sorted list of the k best, where argsort sorts the whole row
     kernels = {"ranked": {"cpu": "plastic.kernels.hopfield_cpu:ranked"}}
     metric_names = ("pnorm_mean", "pnorm_std", "silent_units", *MinibatchRule.metric_names)
@@ -146,16 +155,3 @@ class KrotovHopfield(MinibatchRule):
             "silent_units": float((self.last_wins == 0).sum()),
             **super().metrics(),
         }
-
-    def state_dict(self):
-        to_host = self.backend.to_host
-        return {
-            **super().state_dict(),
-            "wins": to_host(self.wins),
-            "last_wins": to_host(self.last_wins),
-        }
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self.wins = self.backend.asarray(state["wins"], dtype=self.xp.int64)
-        self.last_wins = self.backend.asarray(state["last_wins"], dtype=self.xp.int64)

@@ -18,11 +18,13 @@ image for 50 steps; rates carry over from trial to trial.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from plastic.config import setting
 from plastic.rule import Analysis, FeatureLearner
+from plastic.state import array
 from plastic.views import Panels
 
 MIN_WEIGHT = 0.0  # both projections are clipped at 0 (ANNarchy's min_w)
@@ -42,11 +44,18 @@ class Config:
     lateral_init_max: float = setting(1.0, ge=0, help="v ~ U(0, this)")
 
 
+@dataclass
+class State:
+    feedforward: Any = array()  # w (n x m)
+    lateral: Any = array()  # v (n x n), zero diagonal
+    rates: Any = array()  # r, carried from trial to trial
+
+
 class Oja(FeatureLearner):
     """Oja's rule with lateral inhibition (ANNarchy's bar-learning tutorial)."""
 
     Config = Config
-    state_names = ("feedforward", "lateral", "rates")
+    State = State
     kernels = {"trials": {"cpu": "plastic.kernels.oja_cpu:trials"}}
     kernel_tolerance = 1e-9  # the compiled loop sums in another order
     figure_names = ()

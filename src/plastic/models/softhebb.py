@@ -23,6 +23,7 @@ layer that has not learned yet (the untrained network) normalises each batch by 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from plastic.config import setting
 from plastic.errors import UserError
 from plastic.rule import Layout
 from plastic.stack import Layer, Stack, check_columns, mode_setting
+from plastic.state import array, host_array
 
 BATCH_NORM_EPS = 1e-5  # PyTorch's BatchNorm2d
 POOLS = ("max", "avg", "none")
@@ -78,11 +80,19 @@ def parse_pool(text: str) -> tuple[str, int, int, int]:
     return kind, size, stride, padding
 
 
+@dataclass
+class LayerState:
+    weights: Any = array()  # W (K x k k C)
+    running_mean: Any = array()  # the batch norm's running averages, per input channel
+    running_var: Any = array()
+    batches_seen: Any = host_array("int64")  # (1,): batches learned from
+
+
 class SoftHebbConv(Layer):
     """One SoftHebb block: batch norm, soft-WTA Hebbian convolution, triangle, pooling."""
 
     Config = LayerConfig
-    state_names = ("weights", "running_mean", "running_var", "batches_seen")
+    State = LayerState
     metric_names = ("norm_mean", "norm_spread")
     figure_names = ()
     metric_goals = {"norm_spread": "min"}
@@ -195,12 +205,6 @@ class SoftHebbConv(Layer):
     def metrics(self):
         norms = self.backend.to_host(self.xp.sqrt(self.xp.einsum("ij,ij->i", *[self.weights] * 2)))
         return {"norm_mean": float(norms.mean()), "norm_spread": float(np.abs(norms - 1).max())}
-
-    def load_state_dict(self, state):
-        for name in ("weights", "running_mean", "running_var"):
-            setattr(self, name, self.backend.asarray(state[name]))
-        # a count, kept on the host (the base class would make it a device float)
-        self.batches_seen = np.array(state["batches_seen"], dtype=np.int64).reshape(1)
 
 
 # ---------------------------------------------------------------------------- array steps

@@ -29,6 +29,7 @@ winners.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from plastic.errors import UserError
 from plastic.kernels.topo_wta_cpu import run_steps
 from plastic.models._topo_box import MAX_WINNERS_ON_GPU, box_range, box_scale
 from plastic.rule import Analysis, FeatureLearner, Layout
+from plastic.state import array
 from plastic.views import Mosaic, Movie
 
 BOUNDARIES = ("reference", "clip", "wrap")
@@ -65,11 +67,18 @@ class Config:
     init_high: float = setting(0.16, gt=0)
 
 
+@dataclass
+class State:
+    weights: Any = array()  # W (N x m)
+    ema_output: Any = array()  # o, carried across steps with EMA
+    wins: Any = array()  # how often each unit won
+
+
 class TopoWTA(FeatureLearner):
     """Topographic multi-winner-take-all map (reconstruction learning, lateral excitation)."""
 
     Config = Config
-    state_names = ("weights", "ema_output", "wins")
+    State = State
     # a block in one compiled loop (the CPU) or one cooperative launch (the GPU); a step as
     # array operations is a dozen small operations, each costing more than its work
     kernels = {

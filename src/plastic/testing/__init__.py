@@ -212,6 +212,8 @@ class _Kit:
         model = self._learned(self.blocks[0])
         state = model.state_dict()
         for name in model.state_names:
+            if name not in state:  # state that these settings do not have
+                continue
             if not np.issubdtype(state[name].dtype, np.floating) or state[name].size == 0:
                 continue
             poisoned = {k: v.copy() for k, v in state.items()}
