@@ -69,8 +69,8 @@ class Rule:
     # checkpoint keeps it; checkpoints, round trips and the divergence guard read it
     State: ClassVar[type | None] = None
     learns_from: ClassVar[tuple[str, ...]] = (IMAGES,)  # dataset kinds it can learn from
-    # the learned arrays: the State's array fields (a rule without a State: device arrays
-    # that a checkpoint keeps, as attributes)
+    # the learned arrays: the State's learned array fields (a rule without a State: device
+    # arrays that a checkpoint keeps, as attributes)
     state_names: ClassVar[tuple[str, ...]] = ()
     metric_names: ClassVar[tuple[str, ...]] = ()  # what `metrics()` reports at every record
     # the figures `analyse` may return (None: undeclared; optimize_metric is then checked only
@@ -100,7 +100,7 @@ class Rule:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("State") is not None:
-            cls.state_names = state.array_names(cls.State)
+            cls.state_names = state.learned_names(cls.State)
 
     def __init__(self, cfg: Any, backend: Any, n_inputs: int, rng: np.random.Generator):
         # a plain dataclass, not an OmegaConf node: its fields are read in the hot loop

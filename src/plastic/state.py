@@ -17,8 +17,8 @@ its state, each field saying what it holds and so how it is kept:
 
 The values stay the rule's attributes (`self.weights`), read as the equations read; a field whose
 value is None is left out (state that only some settings have). The arrays (`array`,
-`host_array`) are the learned state: the divergence guard reads them, and a resumed run's
-checkpoint must match them in shape and type.
+`host_array`) are the learned state, unless declared `learned=False`: the divergence guard
+reads them, and a resumed run's checkpoint must match them in shape and type.
 """
 
 from __future__ import annotations
@@ -45,14 +45,16 @@ def _declared(kind: str, **details) -> Any:
     return dataclasses.field(default=None, metadata={"state": kind, **details})
 
 
-def array(dtype: str | None = None) -> Any:
-    """An array on the device, in the run's float type (or `dtype`, as "int64" for counts)."""
-    return _declared(ARRAY, dtype=dtype)
+def array(dtype: str | None = None, learned: bool = True) -> Any:
+    """An array on the device, in the run's float type (or `dtype`, as "int64" for counts);
+    `learned=False` for bookkeeping (a count, a copy of the state at some moment) that the
+    divergence guard need not read."""
+    return _declared(ARRAY, dtype=dtype, learned=learned)
 
 
-def host_array(dtype: str = "float64") -> Any:
+def host_array(dtype: str = "float64", learned: bool = True) -> Any:
     """A numpy array on the host (state that the analyses read there), in `dtype`."""
-    return _declared(HOST_ARRAY, dtype=dtype)
+    return _declared(HOST_ARRAY, dtype=dtype, learned=learned)
 
 
 def number() -> Any:
@@ -97,9 +99,14 @@ def fields(state_class: type | None) -> list[dataclasses.Field]:
     return list(declared)
 
 
-def array_names(state_class: type | None) -> tuple[str, ...]:
-    """The fields holding arrays: the learned state."""
-    return tuple(f.name for f in fields(state_class) if f.metadata["state"] in ARRAY_KINDS)
+def learned_names(state_class: type | None) -> tuple[str, ...]:
+    """The fields holding learned arrays: what the divergence guard reads and a resumed run's
+    checkpoint must match in shape and type."""
+    return tuple(
+        f.name
+        for f in fields(state_class)
+        if f.metadata["state"] in ARRAY_KINDS and f.metadata["learned"]
+    )
 
 
 def saved(owner: Any, state_class: type, to_host) -> dict[str, np.ndarray]:

@@ -92,9 +92,9 @@ STABLE_CHANGE = 0.01  # a unit whose weights moved less than 1 % over an epoch i
 @dataclass
 class MinibatchState:
     weights: Any = array()  # W (K x d)
-    epoch_theta: Any = array()  # theta summed over this epoch's batches
-    epoch_start: Any = array()  # W at the epoch's start, for the share of stable units
-    counters: Any = host_array("int64")  # [batches this epoch, epochs done]
+    epoch_theta: Any = array(learned=False)  # theta summed over this epoch's batches
+    epoch_start: Any = array(learned=False)  # W at the epoch's start (the stable units)
+    counters: Any = host_array("int64", learned=False)  # [batches this epoch, epochs done]
     stable_units: Any = number()
     history: Any = rows()  # the mean theta of the last epochs (the convergence test)
     optimizer: Any = part()  # its buffers, rate and iteration count

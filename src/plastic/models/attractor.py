@@ -83,7 +83,7 @@ class State:
     # there (the reference keeps them between blocks), and these are refreshed per block
     couplings: Any = host_array()  # J
     state: Any = host_array()  # s
-    bias: Any = host_array()  # the last presentation's evidence
+    bias: Any = host_array(learned=False)  # the last presentation's evidence
     steps: Any = number()
     watched: Any = rows()  # step, complexity, accuracy, VFE, weight change, per watched step
     rng: Any = generator()  # the sampler's uniforms

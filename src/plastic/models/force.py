@@ -124,7 +124,7 @@ class State:
     inverse_correlation: Any = array()  # P
     step: Any = number()
     series: Any = named_rows("trace_")  # z, f, dw, units (and x, without learning), per step
-    twin: Any = array()  # without learning: the twin trajectory (Lyapunov exponent)
+    twin: Any = array(learned=False)  # without learning: the twin (the Lyapunov exponent)
     log_growth: Any = rows()  # without learning: (start time, span, log growth) per stretch
 
 

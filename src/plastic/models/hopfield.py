@@ -48,8 +48,8 @@ class Config(MinibatchConfig):
 
 @dataclass
 class State(MinibatchState):
-    wins: Any = array("int64")  # each unit's wins this epoch
-    last_wins: Any = array("int64")  # and in the last full epoch
+    wins: Any = array("int64", learned=False)  # each unit's wins this epoch
+    last_wins: Any = array("int64", learned=False)  # and in the last full epoch
 
 
 class KrotovHopfield(MinibatchRule):
