@@ -47,12 +47,64 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def run_in_process(*args: str, cwd: Path, env: dict | None = None, timeout: float | None = None):
+    """The console script's `main` called in this process, in `cwd`: its exit code and what it
+    printed, as a finished subprocess gives them, without a new interpreter's start-up (a
+    second or two a call). For what a command does; a test of the process itself (signals,
+    kill -9, output of a sweep's worker processes, modules imported from a folder) runs the
+    real console script (`run_plastic`, `cli.process`)."""
+    import contextlib
+    import io
+    import logging
+    import traceback
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    from plastic import cli as console_script
+
+    hydra = GlobalHydra.instance()  # a test's own Hydra (a fixture's) waits aside
+    held = hydra.hydra if hydra.is_initialized() else None
+    hydra.clear()
+    out, err = io.StringIO(), io.StringIO()
+    environment, folder, path = dict(os.environ), os.getcwd(), list(sys.path)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    os.environ.pop("HYDRA_FULL_ERROR", None)
+    os.environ.update(env or {})
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = console_script.main(list(args))
+            except SystemExit as end:
+                code = end.code if isinstance(end.code, int) else int(end.code is not None)
+            except Exception:  # a traceback, as the interpreter would print it
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(environment)
+        sys.path[:] = path
+        hydra.clear()
+        if held is not None:
+            hydra.initialize(held)
+        root.handlers[:] = handlers  # Hydra configured logging for the run: undo it
+        root.setLevel(level)
+    return subprocess.CompletedProcess(["plastic", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli(tmp_path):
-    """Run the console script in a fresh folder: cli("run", "experiment=smoke/oja")."""
+    """Run a command in a fresh folder: cli("run", "experiment=smoke/oja"), in this process;
+    cli.process(...) starts the real console script."""
 
     def call(*args, **kwargs):
+        return run_in_process(*args, cwd=tmp_path, **kwargs)
+
+    def process(*args, **kwargs):
         return run_plastic(*args, cwd=tmp_path, **kwargs)
 
     call.cwd = tmp_path
+    call.process = process
     return call

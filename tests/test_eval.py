@@ -6,7 +6,7 @@ import json
 import pytest
 
 from plastic.cli import main
-from tests.conftest import run_plastic
+from tests.conftest import run_in_process
 from tests.test_faults import fingerprint
 
 
@@ -18,7 +18,7 @@ def runs(tmp_path_factory):
         ("hopfield", ["experiment=smoke/hopfield"]),
         ("force", ["experiment=smoke/force"]),
     ):
-        done = run_plastic("run", *args, f"hydra.run.dir={name}", cwd=cwd)
+        done = run_in_process("run", *args, f"hydra.run.dir={name}", cwd=cwd)
         assert done.returncode == 0, done.stderr
     return cwd
 

@@ -79,7 +79,8 @@ def _job(folder):
 
 
 def test_pool_jobs_equal_the_same_jobs_run_alone(cli):
-    sweep = cli("run", "-m", *GRID, "model.beta=0.5,2", "seed=3", "hydra.sweep.dir=pool")
+    # a process of its own: its worker processes print each job's line to its output
+    sweep = cli.process("run", "-m", *GRID, "model.beta=0.5,2", "seed=3", "hydra.sweep.dir=pool")
     assert sweep.returncode == 0, sweep.stderr
     assert "worker processes" in sweep.stdout
     # a line a job, and the end of the sweep (the tables are plastic report's)

@@ -42,19 +42,19 @@ def broken_package(site):
 def test_an_installed_rule_that_fails_to_import_is_one_line_where_it_is_chosen(cli):
     site = cli.cwd / "site"
     broken_package(site)
-    env = {"PYTHONPATH": str(site)}
-    listed = cli("list", env=env)
+    env = {"PYTHONPATH": str(site)}  # the installed plugin: seen by a new process
+    listed = cli.process("list", env=env)
     assert listed.returncode == 0 and "cannot be imported" in listed.stdout
-    one_error_line(cli("list", "model=broken", env=env), "fails to import", "RuntimeError")
-    one_error_line(cli("run", "model=broken", env=env), "fails to import", "RuntimeError")
+    one_error_line(cli.process("list", "model=broken", env=env), "fails to import", "RuntimeError")
+    one_error_line(cli.process("run", "model=broken", env=env), "fails to import", "RuntimeError")
     # a run of another rule is not stopped by it, but hears of it, once
-    other = cli("run", "experiment=smoke/oja", env=env)
+    other = cli.process("run", "experiment=smoke/oja", env=env)
     assert other.returncode == 0
     warned = [line for line in other.stderr.splitlines() if "model=broken" in line]
     assert len(warned) == 1 and warned[0].startswith("plastic: warning: model=broken (brokenrule")
-    check = cli("list", "--check", env=env)
+    check = cli.process("list", "--check", env=env)
     assert check.returncode == 1 and check.stdout.strip().startswith("plastic: model=broken")
-    assert cli("list", "--check").returncode == 0  # without it, every plugin imports
+    assert cli.process("list", "--check").returncode == 0  # without it, every plugin imports
 
 
 # ----------------------------------------------------------------------------- data paths

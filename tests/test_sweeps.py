@@ -17,10 +17,10 @@ def summaries(folder):
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     """A 2 x 2 grid through the joblib launcher (parallel processes), then its report."""
-    from tests.conftest import run_plastic
+    from tests.conftest import run_in_process
 
     cwd = tmp_path_factory.mktemp("grid")
-    result = run_plastic(
+    result = run_in_process(
         "run",
         "-m",
         "hydra/launcher=joblib",
@@ -31,7 +31,7 @@ def grid(tmp_path_factory):
         cwd=cwd,
     )
     assert result.returncode == 0, result.stderr
-    report = run_plastic("report", "sweep", "--sort", "bar_coverage", cwd=cwd)
+    report = run_in_process("report", "sweep", "--sort", "bar_coverage", cwd=cwd)
     assert report.returncode == 0, report.stderr
     return cwd / "sweep", report
 

@@ -116,10 +116,12 @@ class Guard(Callback):
     is overwritten."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        # the choices of this command (the run folder's name, the rule's name in a message);
+        # in a process that ran others before, not theirs
+        HydraConfig.instance().set_config(config)
         try:
             rule, settings = validate(config)
             backend = make_backend(config.device, config.seed)  # no GPU for device=gpu: here
-            HydraConfig.instance().set_config(config)  # the run folder's name reads the choices
             check_memory(config, rule, settings)  # the data and the model, before any folder
             run_dir = Path(str(config.hydra.run.dir))
             status = run_status(run_dir)
@@ -154,12 +156,12 @@ class Guard(Callback):
             ) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        HydraConfig.instance().set_config(config)  # this command's choices, as a run's
         try:
             validate(config)  # what the sweep does not change (each job is checked again)
             make_backend(config.device, config.seed)
             launchers.check(config.hydra.launcher)  # SLURM: sbatch there, the partition known
             search.check(config)  # optuna: its search space and settings, before any trial
-            HydraConfig.instance().set_config(config)
             sweep_dir = Path(str(config.hydra.sweep.dir))
             check_writable(sweep_dir, "hydra.sweep.dir")
             self._sweep_lock = lock_sweep_dir(sweep_dir)  # held until this process ends
