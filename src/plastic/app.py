@@ -111,6 +111,42 @@ def _unresolvable(error: Exception) -> str:
     return f"{key} cannot be resolved: {message}"
 
 
+def check_before_run(
+    config: DictConfig, run_dir: Path | None = None
+) -> tuple[type, Any, Any, Path]:
+    """Everything that can refuse a single run before its folder is made (its rule, settings,
+    backend and folder, as they were checked): the values, the device, the memory, and that the
+    folder is free (no run of another process, no finished run, nothing else in it) or holds
+    the run that `resume` continues, with a checkpoint that fits. UserError (or OSError)
+    otherwise. Without `run_dir`, hydra.run.dir: read only once the values passed, since its
+    default names a new folder and makes it."""
+    rule, settings = validate(config)
+    backend = make_backend(config.device, config.seed)  # no GPU for device=gpu: here
+    check_memory(config, rule, settings)  # the data and the model, before any folder
+    run_dir = Path(str(config.hydra.run.dir)) if run_dir is None else run_dir
+    status = run_status(run_dir)
+    resuming = config.resume and Path(config.resume).resolve() == run_dir.resolve()
+    check_writable(run_dir)
+    if run_dir_in_use(run_dir):
+        raise UserError(
+            f"hydra.run.dir={str(run_dir)!r} is being written by another plastic "
+            "process; wait for it to end, or choose another folder"
+        )
+    if status is not None and not resuming:
+        raise UserError(
+            f"hydra.run.dir={str(run_dir)!r} already holds a run (status "
+            f"{status}); plastic never overwrites one: choose another folder"
+        )
+    if status is None and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise UserError(
+            f"hydra.run.dir={str(run_dir)!r} holds other files; plastic writes a run "
+            "only into a new or empty folder, and never over what is there"
+        )
+    if resuming:  # the checkpoint must fit: refused here, the folder stays as it was
+        check_resume(config, rule, settings, run_dir)
+    return rule, settings, backend, run_dir
+
+
 class Guard(Callback):
     """Checks a run before Hydra makes its folder: values, the device, and that no finished run
     is overwritten."""
@@ -120,31 +156,8 @@ class Guard(Callback):
         # in a process that ran others before, not theirs
         HydraConfig.instance().set_config(config)
         try:
-            rule, settings = validate(config)
-            backend = make_backend(config.device, config.seed)  # no GPU for device=gpu: here
-            check_memory(config, rule, settings)  # the data and the model, before any folder
-            run_dir = Path(str(config.hydra.run.dir))
-            status = run_status(run_dir)
-            resuming = config.resume and Path(config.resume).resolve() == run_dir.resolve()
-            check_writable(run_dir)
-            if run_dir_in_use(run_dir):
-                raise UserError(
-                    f"hydra.run.dir={str(run_dir)!r} is being written by another plastic "
-                    "process; wait for it to end, or choose another folder"
-                )
-            if status is not None and not resuming:
-                raise UserError(
-                    f"hydra.run.dir={str(run_dir)!r} already holds a run (status "
-                    f"{status}); plastic never overwrites one: choose another folder"
-                )
-            if status is None and run_dir.is_dir() and any(run_dir.iterdir()):
-                raise UserError(
-                    f"hydra.run.dir={str(run_dir)!r} holds other files; plastic writes a run "
-                    "only into a new or empty folder, and never over what is there"
-                )
-            if resuming:  # the checkpoint must fit: refused here, the folder stays as it was
-                check_resume(config, rule, settings, run_dir)
-            _noted().checked[str(run_dir.resolve())] = (rule, settings, backend)
+            *checked, run_dir = check_before_run(config)
+            _noted().checked[str(run_dir.resolve())] = tuple(checked)
         except UserError as error:
             raise ConfigRejected(error) from None
         except OmegaConfBaseException as error:  # an interpolation that cannot be resolved
@@ -230,12 +243,72 @@ def _noted() -> Outcomes:
     return _OUTCOMES.get(Outcomes())
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """Where and how a run was asked for: its folder, whether it is a sweep's job, the
+    command's overrides and the config groups' choices (what Hydra knows of the command)."""
+
+    run_dir: Path
+    multirun: bool = False
+    overrides: tuple[str, ...] = ()
+    choices: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_hydra(cls) -> Invocation:
+        hydra_cfg = HydraConfig.get()
+        return cls(
+            Path(hydra_cfg.runtime.output_dir),
+            hydra_cfg.mode == RunMode.MULTIRUN,
+            tuple(hydra_cfg.overrides.task),
+            {k: str(v) for k, v in hydra_cfg.runtime.choices.items() if v is not None},
+        )
+
+
+@dataclass
+class RunResult:
+    """What one run came to: `status` is completed, interrupted, diverged, failed, refused
+    (nothing was run: the folder is another process's, or the settings were refused) or kept
+    (a sweep's job that had already ended, left as it was); `metric`, the optimize_metric's
+    value of a completed run; `error`, why a run ended without completing."""
+
+    run_dir: Path
+    status: str
+    metric: float | None = None
+    error: PlasticError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.error is None else self.error.exit_code
+
+
 def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None) -> float | None:
-    """One run (a single run, or a job of a sweep); `warm_tracking`: a tracking process that
-    the console script started for the loggers its command line names."""
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    """The Hydra task: one run (a single run, or a job of a sweep) for the command that Hydra
+    composed, noted in the command's Outcomes; what it returns is what a sweeper optimises.
+    `warm_tracking`: a tracking process that the console script started for the loggers its
+    command line names."""
+    invocation = Invocation.from_hydra()
+    run_dir, multirun = invocation.run_dir, invocation.multirun
+    checked = _noted().checked.pop(str(run_dir.resolve()), None)
+    result = run(cfg, invocation, warm_tracking=warm_tracking, checked=checked)
+    if result.status == "kept":
+        return _kept_result(cfg, run_dir)
+    if result.error is not None:
+        _noted().ended.append((run_dir, result.error))
+        return _no_result(cfg, multirun, run_dir, result.error.message)
+    return result.metric
+
+
+def run(
+    cfg: DictConfig,
+    invocation: Invocation,
+    warm_tracking: tracking.TrackingProcess | None = None,
+    checked: tuple[type, Any, Any] | None = None,
+) -> RunResult:
+    """One run, whole: build, resume, fit, evaluate, write. `cfg` is the composed config;
+    `checked`: what the check before the run found (its rule, settings and backend), so that
+    it is not validated and built again (else it is, here). A run that ends early says why in
+    its summary and its result; only a bug (or a launcher's SystemExit) raises."""
+    run_dir, multirun = invocation.run_dir, invocation.multirun
     started = time.time()
     summary = {
         "status": "failed",
@@ -248,63 +321,59 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         "slurm_job": launchers.slurm_job_id(),  # where SLURM ran it: sacct -j tells its fate
     }
     try:
+        if checked is None and not multirun:  # called directly: checked as the command checks
+            checked = check_before_run(cfg, run_dir)[:3]
+            run_dir.mkdir(parents=True, exist_ok=True)
         lock = lock_run_dir(run_dir)
-    except UserError as error:  # another process writes there: leave its folder alone
-        _noted().ended.append((run_dir, error))
-        return _no_result(cfg, multirun, run_dir, error.message)
+    except UserError as error:  # refused, or another process writes there: nothing changes
+        return RunResult(run_dir, "refused", error=error)
     status = run_status(run_dir) if multirun else None
     if status is not None and status not in ("interrupted", "unfinished"):
         # a sweep launched again, or a job that SLURM requeued: what ended stays as it is
         lock.close()
         log.info("job %s kept as it was (%s)", run_dir.name, status)
-        return _kept_result(cfg, run_dir)
+        return RunResult(run_dir, "kept")
     try:
         with sigterm_as_interrupt():
-            checked = _noted().checked.pop(str(run_dir.resolve()), None)
-            if checked is None:  # a sweep's job, composed anew (maybe in another process)
-                checked = (*validate(cfg), None)
-            rule, settings, backend = checked
-            return _run(
+            rule, settings, backend = checked or (*validate(cfg), None)
+            metric = _run(
                 cfg,
                 rule,
                 settings,
-                run_dir,
-                multirun,
+                invocation,
                 started,
                 summary,
                 continuing=status is not None,
                 warm_tracking=warm_tracking,
                 backend=backend,
             )
+            return RunResult(run_dir, "completed", metric=metric)
     except OSError as error:  # the folder cannot be written: say where and why, in one line
         where = getattr(error, "filename", None) or run_dir
         failure = OutputFailed(
             f"cannot write the run folder {run_dir} ({error.strerror or error} at {where}); "
             "what was written before is whole"
         )
-        _noted().ended.append((run_dir, failure))
         with contextlib.suppress(OSError):  # it may fail again: the disk is full
             summary.update(status="failed", reason=failure.message)
             _write_summary(run_dir, summary, started)
-        return _no_result(cfg, multirun, run_dir, failure.message)
+        return RunResult(run_dir, "failed", error=failure)
     except KeyboardInterrupt:  # outside the loop's own handling: before or after learning
         kept = "; checkpoint.npz kept" if (run_dir / CHECKPOINT).exists() else ""
         summary.update(status="interrupted", reason=f"aborted by a signal{kept}")
         if run_status(run_dir) != "completed":  # a finished record is never overwritten
             _write_summary(run_dir, summary, started)
-        _noted().ended.append((run_dir, RunInterrupted(f"run interrupted: {summary['reason']}")))
-        return _no_result(cfg, multirun, run_dir, summary["reason"])
+        stopped = RunInterrupted(f"run interrupted: {summary['reason']}")
+        return RunResult(run_dir, "interrupted", error=stopped)
     except PlasticError as error:  # its own end (diverged, interrupted) or a user mistake
         refused = isinstance(error, UserError) and not cfg.resume and status is None
         if refused or isinstance(error, RuleFault):
             # a refused resume (or continued job) leaves the run's record as it was
             summary["reason"] = error.message
             _write_summary(run_dir, summary, started)
-        _noted().ended.append((run_dir, error))
         if isinstance(error, RunInterrupted) and error.stopped_by == "SIGUSR2":
             launchers.pass_on_time_limit_warning()  # saved: now submitit requeues the job
-        # a sweeper (optuna) reads this as a failed trial; the other jobs go on
-        return _no_result(cfg, multirun, run_dir, error.message)
+        return RunResult(run_dir, _ended_as(error), error=error)
     except SystemExit as error:  # a launcher's handler ends the process (submitit requeues)
         if run_status(run_dir) != "completed":  # a finished record is never overwritten
             kept = "; checkpoint.npz kept" if (run_dir / CHECKPOINT).exists() else ""
@@ -318,6 +387,15 @@ def task(cfg: DictConfig, warm_tracking: tracking.TrackingProcess | None = None)
         raise
     finally:
         lock.close()
+
+
+def _ended_as(error: PlasticError) -> str:
+    """The status of a run that `error` ended."""
+    if isinstance(error, RunDiverged):
+        return "diverged"
+    if isinstance(error, RunInterrupted):
+        return "interrupted"
+    return "refused" if isinstance(error, UserError) else "failed"
 
 
 def _locked(folder: Path, busy: str):
@@ -511,8 +589,7 @@ def _run(
     cfg,
     rule: type,
     settings: Any,
-    run_dir: Path,
-    multirun: bool,
+    invocation: Invocation,
     started: float,
     summary: dict,
     continuing: bool = False,
@@ -523,7 +600,8 @@ def _run(
     whose folder holds its own interrupted run (launched again, or requeued by SLURM) resumes
     from its checkpoint, as resume=DIR does; `backend`: the one the check before the run
     built (else built here)."""
-    with _tracking(cfg, rule, run_dir, multirun, summary, warm_tracking) as tracker:
+    run_dir, multirun = invocation.run_dir, invocation.multirun
+    with _tracking(cfg, rule, invocation, summary, warm_tracking) as tracker:
         compiler = load_compiler()  # numba's set-up is start-up, not training: it overlaps this
         backend = backend or make_backend(cfg.device, cfg.seed)
         dataset = registry.load_dataset(cfg.dataset)
@@ -644,16 +722,17 @@ def _finish(cfg, rule, run_dir, multirun, started, summary, tracker, parts: RunP
 
 
 @contextlib.contextmanager
-def _tracking(cfg, rule: type, run_dir: Path, multirun: bool, summary: dict, warm):
+def _tracking(cfg, rule: type, invocation: Invocation, summary: dict, warm):
     """The run's tracking process, started first (its imports and store overlap the run's
     start-up); a run that ends by an exception ends its tracked run too."""
     summary["rule"] = provenance.rule_source(rule)
+    run_dir = invocation.run_dir
     tracker = tracking.start(
         cfg,
         run_dir,
-        run_dir.parent if multirun else None,
-        list(HydraConfig.get().overrides.task),
-        _tags(summary),
+        run_dir.parent if invocation.multirun else None,
+        list(invocation.overrides),
+        _tags(summary, invocation.choices),
         warm,
     )
     try:
@@ -665,9 +744,8 @@ def _tracking(cfg, rule: type, run_dir: Path, multirun: bool, summary: dict, war
         raise
 
 
-def _tags(summary: dict) -> dict[str, str]:
+def _tags(summary: dict, choices: dict[str, str]) -> dict[str, str]:
     """What a tracking store tags a run with: its code, its recipe."""
-    choices = HydraConfig.get().runtime.choices
     rule = summary["rule"]
     tags = {
         "plastic.version": plastic.__version__,
