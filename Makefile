@@ -28,8 +28,8 @@ smoke: install  ## every smoke recipe through the real console script
 		$(BIN)/plastic run experiment=smoke/$$name $(ARGS); \
 	done
 
-test: install  ## the suite, minutes on 2 cores (the slow tier apart)
-	$(BIN)/python -m pytest -m "not slow and not full and not slurm" $(PYTEST_ARGS)
+test: install  ## the suite, a test a core at a time (pytest-xdist), minutes on 2 cores
+	$(BIN)/python -m pytest -m "not slow and not full and not slurm" -n auto --dist load $(PYTEST_ARGS)
 
 test-slow: install  ## the slow tier: the GPU kernel under numba's CUDA simulator, a built wheel
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

@@ -150,12 +150,14 @@ def test_an_existing_run_folder_is_never_overwritten(cli):
 
 
 def test_two_runs_in_the_same_second_get_two_folders(tmp_path):
-    from plastic.app import _made, unique_run_dir
+    from plastic.app import collecting_outcomes, unique_run_dir
 
     base = str(tmp_path / "21-00-00_oja-bars")
-    first = unique_run_dir(base)
-    _made.clear()  # as a second process would
-    second = unique_run_dir(base)
+    with collecting_outcomes():  # one command: the name resolves to one folder, every time
+        first = unique_run_dir(base)
+        assert unique_run_dir(base) == first
+    with collecting_outcomes():  # another command (in this process or another)
+        second = unique_run_dir(base)
     assert first == base and second == base + "_2"
 
 

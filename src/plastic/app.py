@@ -63,24 +63,22 @@ LOCK = ".plastic.lock"  # held by the process that writes a run folder
 
 
 # ----------------------------------------------------------------------------- run folders
-_made: dict[str, str] = {}
-
-
 def unique_run_dir(base: str) -> str:
     """Make and return `base`, or `base_2`, `base_3`... when it exists: a run never reuses a folder.
 
     Registered as the `plastic_run_dir` resolver; Hydra caches it per config (like `now`), and
-    `_made` keeps the answer for the process, so one run resolves to one folder.
+    the command's Outcomes keep the answer, so that one run resolves to one folder.
     """
-    if base in _made:
-        return _made[base]
+    made = _noted().made
+    if base in made:
+        return made[base]
     for attempt in range(1, 10_000):
         candidate = base if attempt == 1 else f"{base}_{attempt}"
         try:
             os.makedirs(candidate, exist_ok=False)
         except FileExistsError:
             continue
-        _made[base] = candidate
+        made[base] = candidate
         return candidate
     raise UserError(f"cannot find a free run folder next to {base}")
 
@@ -220,6 +218,8 @@ class Outcomes:
     # what the check before a single run found (its rule, settings and backend), by run folder,
     # so that the run does not validate and build them again
     checked: dict[str, tuple[type, Any, Any]] = field(default_factory=dict)
+    # the run folders this command made, by the name asked for (plastic_run_dir)
+    made: dict[str, str] = field(default_factory=dict)
 
 
 # Hydra builds the task and its callbacks itself: the command's Outcomes reach them through
