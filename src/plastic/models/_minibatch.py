@@ -160,7 +160,8 @@ class MinibatchRule(FeatureLearner):
         batches = int(self.counters[0])
         self.history.append(self.backend.to_host(self.epoch_theta / max(batches, 1)))
         self.epoch_theta[:] = 0.0
-        self.counters += (-batches, 1)
+        self.counters[0] = 0  # batches this epoch
+        self.counters[1] += 1  # epochs done
         epochs_done = int(self.counters[1])
         self.optimizer.end_epoch(epochs_done)
         xp = self.xp

@@ -182,11 +182,12 @@ class TopoWTA(FeatureLearner):
         term is taken out); built once, on the device."""
         if self._neighbours is None:
             cfg, n = self.cfg, self.cfg.kx * self.cfg.ky
+            boundary = BOUNDARIES.index(cfg.boundary)
             rows, scales, inside = [], np.zeros(n), np.zeros(n)
             for y in range(cfg.ky):
-                y0, y1 = box_range(y, cfg.ky, cfg.radius, BOUNDARIES.index(cfg.boundary))
+                y0, y1 = box_range(y, cfg.ky, cfg.radius, boundary)
                 for x in range(cfg.kx):
-                    x0, x1 = box_range(x, cfg.kx, cfg.radius, BOUNDARIES.index(cfg.boundary))
+                    x0, x1 = box_range(x, cfg.kx, cfg.radius, boundary)
                     i = y * cfg.kx + x
                     inside[i] = y0 <= y < y1 and x0 <= x < x1
                     scales[i] = box_scale(
@@ -197,7 +198,7 @@ class TopoWTA(FeatureLearner):
                             (yy % cfg.ky) * cfg.kx + xx % cfg.kx
                             for yy in range(y0, y1)
                             for xx in range(x0, x1)
-                        ]  # fmt: skip
+                        ]
                     )
             width = max(len(row) for row in rows)
             padded = np.full((n, width), n, dtype=np.int64)
