@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import run_plastic
@@ -83,29 +84,64 @@ def test_bcm_features_beat_raw_pixels_and_the_untrained_network(tmp_path, mnist_
     assert metrics["probe_accuracy"] > metrics["probe_random"]
 
 
-SOFTHEBB_AT_LEAST = 0.98
+SOFTHEBB_AT_LEAST = 0.97
+SOFTHEBB_OVER_UNTRAINED = 0.002  # measured 0.0046, 0.0072 and 0.0068 (seeds 0, 1, 2)
 SOFTHEBB_OVER_PIXELS = 0.05
 
 
-@pytest.mark.timeout(960)  # about 5 minutes on 2 cores: over the suite's 300 s per test
-def test_softhebb_layers_learn_features_that_read_out_far_above_the_pixels(tmp_path, mnist_file):
-    """softhebb_mnist at a reduced size (units 32, 128, 512; each layer learns one epoch of
-    20,000 images; the readout fitted on them for 10 epochs). Measured on 2 cores: 0.988,
-    0.907 on the raw pixels, 0.986 on the untrained network. The learned features do not
-    beat the untrained network by more than its noise on MNIST (docs/models/softhebb.md says
-    why), so what is held here is what learning must give: weights that left their random
-    start (norm 25) for the unit sphere, and a readout far above the pixels."""
+def softhebb(tmp_path, mnist_file, *overrides):
+    """softhebb_mnist with the paper's settings but 8, 32 and 128 units and 10 readout epochs,
+    its summary and its weights."""
     summary = run(
         tmp_path,
         mnist_file,
         "experiment=softhebb_mnist",
-        "model.channels=[32,128,512]",
-        "dataset.n_train=20000",
+        "model.channels=[8,32,128]",
         "probe.epochs=10",
+        *overrides,
     )
-    metrics = summary["metrics"]
+    with np.load(tmp_path / "run" / "weights.npz") as weights:
+        return summary["metrics"], {k: weights[k] for k in weights.files}
+
+
+def mean_cosine(weights) -> float:
+    """The mean cosine between the rows (units) of a weight matrix, each pair once."""
+    unit = weights / np.linalg.norm(weights, axis=1, keepdims=True)
+    cosines = unit @ unit.T
+    n = len(weights)
+    return float((cosines.sum() - np.trace(cosines)) / (n * (n - 1)))
+
+
+@pytest.mark.timeout(960)
+def test_softhebb_learned_features_beat_the_untrained_network_at_a_reduced_size(
+    tmp_path, mnist_file
+):
+    """Narrow layers (8, 32, 128 units), each learning one epoch of 20,000 images, the
+    readout fitted on them: learned beats untrained. Measured on 2 cores (seeds 0, 1, 2):
+    0.976, 0.980, 0.979 against 0.972, 0.973, 0.972 untrained and 0.907 on the pixels, in
+    about 35 s. (At the paper's width the untrained network catches up on MNIST:
+    docs/models/softhebb.md.)"""
+    metrics, weights = softhebb(tmp_path, mnist_file, "dataset.n_train=20000")
     assert metrics["probe_train_samples"] == 20_000
     assert metrics["probe_accuracy"] >= SOFTHEBB_AT_LEAST
+    assert metrics["probe_accuracy"] > metrics["probe_random"] + SOFTHEBB_OVER_UNTRAINED
     assert metrics["probe_accuracy"] >= metrics["probe_raw_pixels"] + SOFTHEBB_OVER_PIXELS
-    assert metrics["layer0_norm_mean"] < 5  # from 25 toward 1
-    assert metrics["layer2_norm_mean"] < 20
+    assert metrics["layer0_norm_mean"] < 1.5  # from 25 to the unit sphere
+    assert mean_cosine(weights["layer2_weights"]) < 0.2  # the last layer's units still apart
+
+
+@pytest.mark.timeout(960)
+def test_softhebb_last_layer_collapses_once_it_converges_as_the_authors_code_does(
+    tmp_path, mnist_file
+):
+    """The same network on all 60,000 images: the last layer's 128 units reach norm 1 and
+    all turn to nearly one direction, and the readout falls below the untrained network's.
+    The authors' own code (their demo.py's layer, in PyTorch) does the same on the same
+    settings (mean cosine 0.905 and 0.903 for seeds 0 and 1; plastic: 0.914): a property of
+    the rule, which a faithful layer must keep. Measured: 0.867 against 0.978 untrained,
+    in about 100 s."""
+    metrics, weights = softhebb(tmp_path, mnist_file)
+    assert metrics["probe_train_samples"] == 60_000
+    assert abs(metrics["layer2_norm_mean"] - 1) < 0.05
+    assert mean_cosine(weights["layer2_weights"]) > 0.8
+    assert metrics["probe_accuracy"] < metrics["probe_random"]
