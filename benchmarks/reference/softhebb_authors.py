@@ -7,8 +7,8 @@ copied here), builds their three blocks at the widths asked, lets the layers lea
 blocks in eval mode), then fits demo.py's readout (Adam 0.001 on its step schedule, batches of
 64, dropout 0.5) on the frozen features of the learned network and of an untrained one (drawn
 the same way, its batch norms at their initial statistics, as the authors' code leaves them).
-Prints each layer's mean weight norm and the mean cosine between its units, and both test
-accuracies. Needs PyTorch (CPU is enough; not a dependency of plastic):
+Prints each layer's mean weight norm, the mean cosine between its units and its units with a
+near-twin, and both test accuracies. Needs PyTorch (CPU is enough; not a dependency of plastic):
 
     python benchmarks/reference/softhebb_authors.py --demo SoftHebb/demo.py \\
         --mnist mnist.npz --channels 8,32,128 --images 60000 --epochs 10
@@ -135,16 +135,20 @@ def readout(demo, torch, nn, train, labels, test, test_labels, epochs, seed):
 
 
 def layer_figures(blocks):
+    """Per layer: the units' mean weight norm, the mean cosine between two units, and the units
+    with a near-twin (cosine > 0.95, as plastic's duplicate_fields). Kept free of plastic's
+    imports, so that the script runs wherever PyTorch does."""
     out = {}
     for i, b in enumerate(blocks):
         w = b["conv"].weight.detach().reshape(b["conv"].weight.shape[0], -1).numpy()
         norms = np.linalg.norm(w, axis=1)
         unit = w / norms[:, None]
         cosines = unit @ unit.T
-        n = len(w)
+        np.fill_diagonal(cosines, np.nan)
         out[f"layer{i}"] = {
             "norm_mean": float(norms.mean()),
-            "mean_cosine": float((cosines.sum() - np.trace(cosines)) / (n * (n - 1))),
+            "mean_cosine": float(np.nanmean(cosines)),
+            "near_twins": int((np.nanmax(cosines, axis=1) > 0.95).sum()),
         }
     return out
 
