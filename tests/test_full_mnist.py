@@ -86,7 +86,7 @@ def test_bcm_features_beat_raw_pixels_and_the_untrained_network(tmp_path, mnist_
 
 
 SOFTHEBB_AT_LEAST = 0.97
-SOFTHEBB_OVER_UNTRAINED = 0.002  # measured 0.0046, 0.0072 and 0.0068 (seeds 0, 1, 2)
+SOFTHEBB_OVER_UNTRAINED = 0.01  # measured 0.0174, 0.0213 and 0.0220 (seeds 0, 1, 2)
 SOFTHEBB_OVER_PIXELS = 0.05
 
 
@@ -117,10 +117,10 @@ def test_softhebb_learned_features_beat_the_untrained_network_at_a_reduced_size(
     tmp_path, mnist_file
 ):
     """Narrow layers (8, 32, 128 units), each learning one epoch of 20,000 images, the
-    readout fitted on them: learned beats untrained. Measured on 2 cores (seeds 0, 1, 2):
-    0.976, 0.980, 0.979 against 0.972, 0.973, 0.972 untrained and 0.907 on the pixels, in
-    about 35 s. (At the paper's width the untrained network catches up on MNIST:
-    docs/models/softhebb.md.)"""
+    readout fitted on them: learned beats the untrained network as built (batch norms at their
+    initial statistics, the paper's 'Random'). Measured on 2 cores (seeds 0, 1, 2): 0.976,
+    0.980, 0.979 against 0.959, 0.959, 0.957 untrained and 0.907 on the pixels, in about 35 s.
+    (At the paper's width the margin is a few tenths of a point: docs/models/softhebb.md.)"""
     metrics, weights = softhebb(tmp_path, mnist_file, "dataset.n_train=20000")
     assert metrics["probe_train_samples"] == 20_000
     assert metrics["probe_accuracy"] >= SOFTHEBB_AT_LEAST
@@ -138,7 +138,7 @@ def test_softhebb_last_layer_collapses_once_it_converges_as_the_authors_code_doe
     all turn to nearly one direction, and the readout falls below the untrained network's.
     The authors' own code (their demo.py's layer, in PyTorch) does the same on the same
     settings (mean cosine 0.905 and 0.903 for seeds 0 and 1; plastic: 0.914): a property of
-    the rule, which a faithful layer must keep. Measured: 0.867 against 0.978 untrained,
+    the rule, which a faithful layer must keep. Measured: 0.867 against 0.968 untrained,
     in about 100 s."""
     metrics, weights = softhebb(tmp_path, mnist_file)
     assert metrics["probe_train_samples"] == 60_000

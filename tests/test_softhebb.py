@@ -13,7 +13,14 @@ from plastic.backend import make_backend, strict_backend
 from plastic.datasets import cifar10
 from plastic.errors import UserError
 from plastic.evaluate import ProbeConfig, linear_readout
-from plastic.models.softhebb import Config, LayerConfig, SoftHebb, SoftHebbConv, parse_pool
+from plastic.models.softhebb import (
+    BATCH_NORM_EPS,
+    Config,
+    LayerConfig,
+    SoftHebb,
+    SoftHebbConv,
+    parse_pool,
+)
 
 CPU = make_backend(OmegaConf.create({"name": "cpu", "dtype": "float64"}), 0)
 
@@ -136,6 +143,21 @@ def test_the_encoding_is_the_last_layers_output_and_the_same_on_the_strict_devic
         small_config(), strict_backend(), 64, np.random.default_rng(0), input_shape=(1, 8, 8)
     ).encode(x)
     np.testing.assert_array_equal(host, strict)
+
+
+def test_the_untrained_network_is_the_network_as_built_whatever_is_encoded_beside():
+    """The control the paper's 'Random' baseline is: batch norms at their initial mean 0 and
+    variance 1 (not the statistics of the images encoded together), so an image's features are
+    the same alone and among others; once a layer has learned, its running averages rule."""
+    x = np.random.default_rng(2).random((9, 64))
+    untrained = stack()
+    together = untrained.encode(x)
+    np.testing.assert_allclose(untrained.encode(x[:1]), together[:1], rtol=1e-12)
+    first, images = untrained.layers[0], CPU.asarray(x[:3].reshape(3, 1, 8, 8))
+    as_built = first.forward(images)  # normalised by mean 0 and variance 1 (+ eps)
+    first.running_mean, first.running_var = CPU.asarray([0.5]), CPU.asarray([4.0])
+    shifted = images * np.sqrt((4 + BATCH_NORM_EPS) / (1 + BATCH_NORM_EPS)) + 0.5
+    np.testing.assert_allclose(first.forward(shifted), as_built, rtol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,10 @@ For a minibatch, each output position n of each image has the weighted inputs of
 so that each unit's weights converge to unit length, at a rate that falls as they near it. The
 output passed on is the triangle of the weighted inputs, relu(u - mean over units)^p, pooled.
 Batch normalisation normalises each channel by the batch's statistics while its layer learns
-(and keeps running averages, momentum 0.1), by the running averages once it has learned; a
-layer that has not learned yet (the untrained network) normalises each batch by its own.
+(and keeps running averages, momentum 0.1), by the running averages otherwise: a layer that has
+not learned yet keeps their initial mean 0 and variance 1, so that the untrained network is the
+network as built, the control the paper's "Random" baseline is (its blocks never learn), and an
+image's features never depend on the images encoded beside it.
 """
 
 from __future__ import annotations
@@ -146,16 +148,15 @@ class SoftHebbConv(Layer):
 
     def normalised(self, x, learn):
         """Batch norm without learned parameters: the batch's statistics while learning (the
-        running averages follow them), the running averages once learnt."""
+        running averages follow them), the running averages otherwise (initially 0 and 1)."""
         xp = self.xp
-        if learn or not self.batches_seen[0]:
+        if learn:
             mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
-            if learn:
-                n = x.size // x.shape[1]
-                m = self.cfg.momentum
-                self.running_mean = (1 - m) * self.running_mean + m * mean
-                self.running_var = (1 - m) * self.running_var + m * var * (n / max(n - 1, 1))
-                self.batches_seen += 1
+            n = x.size // x.shape[1]
+            m = self.cfg.momentum
+            self.running_mean = (1 - m) * self.running_mean + m * mean
+            self.running_var = (1 - m) * self.running_var + m * var * (n / max(n - 1, 1))
+            self.batches_seen += 1
         else:
             mean, var = self.running_mean, self.running_var
         scale = 1.0 / xp.sqrt(var + BATCH_NORM_EPS)
