@@ -8,7 +8,9 @@ blocks in eval mode), then fits demo.py's readout (Adam 0.001 on its step schedu
 64, dropout 0.5) on the frozen features of the learned network and of an untrained one (drawn
 the same way, its batch norms at their initial statistics, as the authors' code leaves them).
 Prints each layer's mean weight norm, the mean cosine between its units and its units with a
-near-twin, and both test accuracies. Needs PyTorch (CPU is enough; not a dependency of plastic):
+near-twin, and both test accuracies (with --tracked-control, a third: the untrained network
+whose batch norms have followed the data, plasticity off). Needs PyTorch (CPU is enough; not
+a dependency of plastic):
 
     python benchmarks/reference/softhebb_authors.py --demo SoftHebb/demo.py \\
         --mnist mnist.npz --channels 8,32,128 --images 60000 --epochs 10
@@ -70,8 +72,10 @@ def through(block, h):
     return block["pool"](block["act"](block["conv"](block["bn"](h))))
 
 
-def learn(demo, torch, blocks, images, rng):
-    """Greedy: each block one epoch of batches of 10, the rates of demo.py's main loop."""
+def learn(demo, torch, blocks, images, rng, plastic=True):
+    """Greedy: each block one epoch of batches of 10, the rates of demo.py's main loop. With
+    plastic=False the weights stay as drawn and only the batch norms' running averages follow
+    the batches, as they do while the layers learn."""
     for i, block in enumerate(blocks):
         rate = (0.08, 0.005, 0.01)[i]
         optimiser = demo.TensorLRSGD([{"params": block["conv"].parameters(), "lr": -rate}], lr=0)
@@ -93,8 +97,9 @@ def learn(demo, torch, blocks, images, rng):
                 h = images[order[start : start + 10]]
                 for b in blocks[: i + 1]:
                     h = through(b, h)
-            optimiser.step()
-            norm_dependent_rate()
+            if plastic:
+                optimiser.step()
+                norm_dependent_rate()
         block.eval()
 
 
@@ -168,6 +173,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--epochs", type=int, default=50, help="readout epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tracked-control",
+        action="store_true",
+        help="also read out the untrained network with its batch norms' running averages "
+        "tracked over the data as learning tracks them, plasticity off (a stronger control)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -191,6 +202,12 @@ def main(argv=None) -> int:
     for name, blocks in (("learned", learned), ("untrained", untrained)):
         train, test = features(torch, blocks, x_train), features(torch, blocks, x_test)
         result[name] = readout(
+            demo, torch, nn, train, y_train, test, y_test, args.epochs, args.seed
+        )
+    if args.tracked_control:
+        learn(demo, torch, untrained, x_train, rng, plastic=False)
+        train, test = features(torch, untrained, x_train), features(torch, untrained, x_test)
+        result["untrained_tracked"] = readout(
             demo, torch, nn, train, y_train, test, y_test, args.epochs, args.seed
         )
     print(json.dumps(result, indent=1))
