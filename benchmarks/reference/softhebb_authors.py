@@ -199,17 +199,15 @@ def main(argv=None) -> int:
     learn(demo, torch, learned, x_train, rng)
     result = {"channels": channels, "images": args.images, "learning_s": round(time.time() - start)}
     result.update(layer_figures(learned))
-    for name, blocks in (("learned", learned), ("untrained", untrained)):
+
+    def accuracy(blocks):
         train, test = features(torch, blocks, x_train), features(torch, blocks, x_test)
-        result[name] = readout(
-            demo, torch, nn, train, y_train, test, y_test, args.epochs, args.seed
-        )
-    if args.tracked_control:
+        return readout(demo, torch, nn, train, y_train, test, y_test, args.epochs, args.seed)
+
+    result["learned"], result["untrained"] = accuracy(learned), accuracy(untrained)
+    if args.tracked_control:  # after the untrained readout: tracking changes its batch norms
         learn(demo, torch, untrained, x_train, rng, plastic=False)
-        train, test = features(torch, untrained, x_train), features(torch, untrained, x_test)
-        result["untrained_tracked"] = readout(
-            demo, torch, nn, train, y_train, test, y_test, args.epochs, args.seed
-        )
+        result["untrained_tracked"] = accuracy(untrained)
     print(json.dumps(result, indent=1))
     return 0
 
