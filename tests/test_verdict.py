@@ -51,3 +51,19 @@ def test_lower_is_better_and_runs_that_did_not_complete():
     assert judge(force, {"test_rmse": 0.5}, "completed").endswith("worse than the seed's loop")
     assert judge(force, {}, "diverged") == "no verdict: the run diverged"
     assert "not a final metric" in judge(verdict(metric="nosuch"), {"x": 1.0}, "completed")
+
+
+def test_a_metric_and_its_control_print_apart_when_they_differ():
+    softhebb = verdict(
+        metric="probe_accuracy", label="test accuracy", control="probe_random",
+        reference_low=0.994, source="Journé et al.",
+    )  # fmt: skip
+    final = {"probe_accuracy": 0.9922, "probe_random": 0.9915}
+    assert judge(softhebb, final, "completed") == (
+        "test accuracy 0.9922 vs 0.9915 untrained (Journé et al.: 0.994): "
+        "better than the untrained network; below Journé et al."
+    )
+    final = {"probe_accuracy": 0.99141, "probe_random": 0.99143}
+    assert judge(softhebb, final, "completed").startswith("test accuracy 0.99141 vs 0.99143 ")
+    final = {"probe_accuracy": 0.9, "probe_random": 0.9}
+    assert judge(softhebb, final, "completed").startswith("test accuracy 0.900 vs 0.900 untrained")

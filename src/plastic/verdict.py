@@ -28,10 +28,12 @@ def judge(cfg: Any, final: dict[str, float], status: str, out_of: float | None =
     label = label or metric.replace("_", " ")
     value = final[metric]
     scale = cfg.out_of if cfg.out_of is not None else (out_of if metric == "bar_coverage" else None)
-    words = [f"{label} {_number(value, scale)}"]
+    paired = control is not None and control in final
+    decimals = _decimals_to_tell_apart(value, final[control]) if paired else None
+    words = [f"{label} {_number(value, scale, decimals)}"]
     judgements = []
-    if control and control in final:
-        words.append(f"vs {_number(final[control], scale)} {cfg.control_label}")
+    if paired:
+        words.append(f"vs {_number(final[control], scale, decimals)} {cfg.control_label}")
         judgements.append(_against_control(value, final[control], cfg))
     if cfg.reference_low is not None or cfg.reference_high is not None:
         words.append(f"({cfg.source or 'the source'}: {_range(cfg)})")
@@ -115,11 +117,22 @@ def _range(cfg: Any) -> str:
     return _number(low if low is not None else high)
 
 
-def _number(value: float, out_of: float | None = None) -> str:
+def _decimals_to_tell_apart(value: float, control: float) -> int:
+    """Three decimals, or as many more (up to six) as it takes for two different numbers not
+    to print alike: "0.9922 vs 0.9915", never "0.992 vs 0.992: better than"."""
+    for decimals in range(3, 7):
+        if f"{value:.{decimals}f}" != f"{control:.{decimals}f}":
+            return decimals
+    return 3
+
+
+def _number(value: float, out_of: float | None = None, decimals: int | None = None) -> str:
     if out_of is not None:
         return f"{value:g}/{out_of:g}"
     if value != value:  # NaN
         return "nan"
     if float(value).is_integer() and abs(value) < 1e6:
         return f"{int(value)}"
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.4g}"
+    if abs(value) < 10:
+        return f"{value:.{decimals or 3}f}"
+    return f"{value:.4g}"
