@@ -230,6 +230,42 @@ def test_compare_runs_of_different_models_on_their_resolved_configs(tmp_path, ca
     assert 'href="../a/.hydra/config.yaml"' in page
 
 
+def test_compare_concludes_runs_that_differ_in_their_seed_as_replicates(tmp_path, capsys):
+    """Seed runs made one by one (not one sweep) pool as the sweep's would: a condition per
+    setting that differs, the seeds its replicates, learning paired against untrained."""
+    runs = []
+    for tau, coverages in BETTER.items():
+        for seed, coverage in enumerate(coverages):
+            runs.append(tmp_path / f"tau{tau}_s{seed}")
+            write_run(
+                runs[-1],
+                [f"seed={seed}"] if seed else [],  # seed 0: the default, in no override
+                {"bar_coverage": coverage, "bar_coverage_random": coverage - 1 - seed % 2},
+                config={"model": {"tau": int(tau)}, "seed": seed, "dataset": {"seed": "${seed}"}},
+            )
+    out = tmp_path / "cmp"
+    assert main(["report", "--compare", *map(str, runs), "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    findings = report(tmp_path / "again", compare=runs)["findings"]
+    assert findings.condition_keys == ["model.tau"]  # dataset.seed follows seed: neither
+    assert findings.replicate_keys == ["seed"]
+    assert [(g.label, len(g.runs)) for g in findings.groups] == [
+        ("model.tau=1000", 4),
+        ("model.tau=2000", 4),
+    ]
+    against = {r.condition.label: r for r in findings.against["bar_coverage"]}
+    assert against["model.tau=2000"].mean_difference == pytest.approx(1.5)
+    assert against["model.tau=2000"].beat and against["model.tau=2000"].n == 4
+    assert "bar_coverage against untrained, model.tau=2000: better than untrained" in printed
+    best = next(a for a in findings.answers if a.metric == "bar_coverage")
+    assert best.best.label == "model.tau=2000" and best.differs
+    page = (out / "index.html").read_text()
+    assert "paired by replicate" in page and "model.tau=2000" in page
+    # one seed each: nothing to pool, no conclusion
+    alone = report(tmp_path / "two", compare=[runs[0], runs[4]])["findings"]
+    assert not alone.replicated and alone.condition_keys == ["model.tau"]
+
+
 @pytest.mark.parametrize(
     "make, words",
     [

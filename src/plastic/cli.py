@@ -509,7 +509,8 @@ def report_command(args: list[str]) -> int:
         "--replicates",
         metavar="KEYS",
         default="seed",
-        help="comma-separated swept keys that are replicates, not conditions (default: seed)",
+        help="comma-separated keys that are replicates, not conditions, in a sweep or "
+        "among --compare's runs (default: seed)",
     )
     parser.add_argument(
         "--compare", nargs="+", metavar="RUN", type=Path, help="run folders from anywhere"

@@ -12,7 +12,11 @@ log, summary and pictures (relative links: the folder can be copied and opened o
 
 `plastic report --compare RUN RUN ...` sets runs from anywhere side by side on their resolved
 configs: a table of every key whose value differs, the final metrics, the curves they share
-and their pictures; its folder is written whole or not at all.
+and their pictures; its folder is written whole or not at all. Runs that differ in a replicate
+key (`seed`, or what `--replicates` names) are replicates of the condition their other
+settings make, and concluded as a sweep's are: each condition's mean ± sd, and learning
+against the untrained network paired by replicate. A key that differs only because it follows
+another (`dataset.seed: ${seed}`) is neither a condition nor a replicate.
 """
 
 from __future__ import annotations
@@ -248,7 +252,7 @@ def report(
     """The tables, figures and index.html of a sweep or a run folder, written into it (or
     into `out`, a new folder made whole); with `compare`, of those run folders, into `folder`."""
     if compare:
-        return compare_runs(Path(folder), compare)
+        return compare_runs(Path(folder), compare, replicate_keys)
     folder = Path(folder).resolve()
     rows, multirun = collect(folder)
     metrics = metric_names(rows)
@@ -297,21 +301,31 @@ def _write_report(into: Path, home: Path, rows, findings: rep.Findings, multirun
 
 
 # ----------------------------------------------------------------------------- --compare
-def compare_runs(out: Path, runs: list[Path]) -> dict:
-    """Runs from anywhere side by side, on their resolved configs; `out` (new or empty) is
-    written whole or not at all: the page is made in a temporary folder beside it, then
-    renamed into place."""
-    rows, configs = [], []
+def compare_runs(
+    out: Path, runs: list[Path], replicate_keys: tuple[str, ...] = rep.REPLICATES
+) -> dict:
+    """Runs from anywhere side by side, on their resolved configs, concluded as replicates
+    where they differ in a replicate key; `out` (new or empty) is written whole or not at
+    all: the page is made in a temporary folder beside it, then renamed into place."""
+    rows, configs, as_written = [], [], []
     for run in runs:
-        row, config = _comparable(Path(run))
+        row, config, written = _comparable(Path(run))
         rows.append(row)
         configs.append(config)
+        as_written.append(written)
     _name_uniquely(rows)
     out = Path(out).resolve()
     differing = differing_keys(configs)
+    following = set(differing) - set(differing_keys(as_written))  # e.g. dataset.seed: ${seed}
+    keys = [k for k in differing if k not in following]
+    # grouped by their configs' values: a run's overrides need not name its seed or settings
+    settings = [
+        {**row, "overrides": {k: config.get(k, "—") for k in keys}}
+        for row, config in zip(rows, configs, strict=True)
+    ]
+    findings = conclude(settings, replicate_keys, keys=keys)
     with whole_folder(out, "plastic report --compare --out") as building:
         figures = sweep.compare_figures(building, rows)
-        findings = conclude(rows, (), keys=[])
         pages.write_compare_page(
             building / "index.html", out, rows, configs, differing, figures, findings
         )
@@ -327,9 +341,9 @@ def compare_runs(out: Path, runs: list[Path]) -> dict:
     }
 
 
-def _comparable(run: Path) -> tuple[dict, dict]:
-    """A run's row and its resolved config, flattened; UserError for a missing, unfinished or
-    damaged run."""
+def _comparable(run: Path) -> tuple[dict, dict, dict]:
+    """A run's row and its config, flattened, resolved and as written; UserError for a
+    missing, unfinished or damaged run."""
     where = f"plastic report --compare: {str(run)!r}"
     if not run.is_dir():
         raise UserError(f"{where} is not a folder")
@@ -344,14 +358,15 @@ def _comparable(run: Path) -> tuple[dict, dict]:
             "runs (resume=RUN finishes an interrupted one)"
         )
     try:
-        config = flat_config(run / CONFIG)
+        config, written = flat_config(run / CONFIG), flat_config(run / CONFIG, resolve=False)
     except (OSError, ValueError) as error:
         raise UserError(f"{where}: its {CONFIG} cannot be read ({error})") from None
-    return row, config
+    return row, config, written
 
 
-def flat_config(path: Path) -> dict[str, str]:
-    """A run's config (as Hydra saved it), resolved where it can be, as dotted keys."""
+def flat_config(path: Path, resolve: bool = True) -> dict[str, str]:
+    """A run's config (as Hydra saved it), resolved where it can be (or as written), as dotted
+    keys."""
     from omegaconf import DictConfig, OmegaConf
 
     try:
@@ -361,7 +376,7 @@ def flat_config(path: Path) -> dict[str, str]:
     if not isinstance(config, DictConfig):
         raise ValueError("not a mapping")
     try:
-        plain = OmegaConf.to_container(config, resolve=True)
+        plain = OmegaConf.to_container(config, resolve=resolve)
     except Exception:  # an interpolation of Hydra's own (${hydra:...}): kept as written
         plain = OmegaConf.to_container(config, resolve=False)
     flat: dict[str, str] = {}
@@ -403,6 +418,8 @@ def print_table(result: dict) -> None:
     findings: rep.Findings = result["findings"]
     if result.get("compare") is not None:
         _print_compare(console, result)
+        if findings.replicated:
+            _print_conditions(console, findings)
     elif findings.groups and (findings.condition_keys or findings.replicated):
         _print_conditions(console, findings)
     else:

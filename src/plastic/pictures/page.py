@@ -356,6 +356,9 @@ def write_compare_page(path: Path, home: Path, rows, configs, differing, figures
     body.append(["verdict", *[_esc(r.get("verdict", "")) for r in rows]])
     body.append(["files", *[_run_links(page, r["folder"]) for r in rows]])
     page.table(["metric", *names], body, ["name", *["" for _ in names]])
+    if findings.replicated:  # runs that differ in a replicate key: what they conclude
+        _answers_section(page, findings)
+        _conditions_section(page, findings)
     if figures:
         page.add("<h2>Curves they share</h2>")
         page.figures([home / p.name for p in figures])
