@@ -261,6 +261,7 @@ def test_compare_concludes_runs_that_differ_in_their_seed_as_replicates(tmp_path
     assert best.best.label == "model.tau=2000" and best.differs
     page = (out / "index.html").read_text()
     assert "paired by replicate" in page and "model.tau=2000" in page
+    assert "What their replicates answer" in page
     # one seed each: nothing to pool, no conclusion
     alone = report(tmp_path / "two", compare=[runs[0], runs[4]])["findings"]
     assert not alone.replicated and alone.condition_keys == ["model.tau"]

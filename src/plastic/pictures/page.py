@@ -212,10 +212,12 @@ def _run_sections(page: Page, rows: list[dict]) -> None:
         page.add("</section>")
 
 
-def _answers_section(page: Page, findings: rep.Findings) -> None:
+def _answers_section(
+    page: Page, findings: rep.Findings, heading: str = "What the sweep answers"
+) -> None:
     if not findings.answers and not findings.against:
         return
-    page.add("<h2>What the sweep answers</h2>")
+    page.add(f"<h2>{heading}</h2>")
     if findings.answers:
         body = []
         for a in findings.answers:
@@ -357,7 +359,7 @@ def write_compare_page(path: Path, home: Path, rows, configs, differing, figures
     body.append(["files", *[_run_links(page, r["folder"]) for r in rows]])
     page.table(["metric", *names], body, ["name", *["" for _ in names]])
     if findings.replicated:  # runs that differ in a replicate key: what they conclude
-        _answers_section(page, findings)
+        _answers_section(page, findings, "What their replicates answer")
         _conditions_section(page, findings)
     if figures:
         page.add("<h2>Curves they share</h2>")
