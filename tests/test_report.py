@@ -241,7 +241,12 @@ def test_compare_concludes_runs_that_differ_in_their_seed_as_replicates(tmp_path
                 runs[-1],
                 [f"seed={seed}"] if seed else [],  # seed 0: the default, in no override
                 {"bar_coverage": coverage, "bar_coverage_random": coverage - 1 - seed % 2},
-                config={"model": {"tau": int(tau)}, "seed": seed, "dataset": {"seed": "${seed}"}},
+                config={
+                    "model": {"tau": int(tau)},
+                    "seed": seed,
+                    "dataset": {"seed": "${seed}"},  # follows the seed: no condition
+                    "trainer": {"progress": "bar" if seed else "log"},  # how it shows: neither
+                },
             )
     out = tmp_path / "cmp"
     assert main(["report", "--compare", *map(str, runs), "--out", str(out)]) == 0

@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from plastic.settings import HOW_IT_SHOWS
+
 USAGE = """\
 usage: plastic run [override ...] [-m] [--cfg job] [--help]   train one rule (Hydra app)
        plastic report FOLDER [--sort METRIC] [--replicates KEYS]  what a sweep concludes
@@ -327,17 +329,7 @@ def expand_resume(args: list[str]) -> list[str]:
 
 
 # what a resume may change: how long it runs and how it shows, never what it learns
-RESUME_MAY_CHANGE = (
-    "trainer.epochs",
-    "trainer.max_steps",
-    "trainer.progress",
-    "trainer.log_every_seconds",
-    "trainer.checkpoint_every",
-    "trainer.checkpoint_seconds",
-    "viz.",
-    "probe.",
-    "verdict.",
-)
+RESUME_MAY_CHANGE = ("trainer.epochs", "trainer.max_steps", *HOW_IT_SHOWS, "probe.", "verdict.")
 CHECKPOINT_KEYS = ("trainer/step", "trainer/seconds", "record/step", "record/frames")
 
 

@@ -16,7 +16,8 @@ and their pictures; its folder is written whole or not at all. Runs that differ 
 key (`seed`, or what `--replicates` names) are replicates of the condition their other
 settings make, and concluded as a sweep's are: each condition's mean ± sd, and learning
 against the untrained network paired by replicate. A key that differs only because it follows
-another (`dataset.seed: ${seed}`) is neither a condition nor a replicate.
+another (`dataset.seed: ${seed}`), or changes only how a run shows (its progress, its
+pictures), is neither a condition nor a replicate.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from plastic.errors import UserError
 from plastic.pictures import page as pages
 from plastic.pictures import sweep
 from plastic.pictures.page import CONFIG
+from plastic.settings import HOW_IT_SHOWS
 
 
 # ----------------------------------------------------------------------------- reading runs
@@ -317,7 +319,7 @@ def compare_runs(
     out = Path(out).resolve()
     differing = differing_keys(configs)
     following = set(differing) - set(differing_keys(as_written))  # e.g. dataset.seed: ${seed}
-    keys = [k for k in differing if k not in following]
+    keys = [k for k in differing if k not in following and not k.startswith(HOW_IT_SHOWS)]
     # grouped by their configs' values: a run's overrides need not name its seed or settings
     settings = [
         {**row, "overrides": {k: config.get(k, "—") for k in keys}}

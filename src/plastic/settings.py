@@ -14,3 +14,14 @@ def setting(default: Any, *, gt=None, ge=None, lt=None, le=None, choices=None, h
         k: v for k, v in dict(gt=gt, ge=ge, lt=lt, le=le, choices=choices).items() if v is not None
     }
     return field(default=default, metadata={"rules": rules, "help": help})
+
+
+# keys that change how a run shows, never a figure it computes: runs that differ only in them
+# are the same experiment (a resume may change them; `plastic report --compare` pools across)
+HOW_IT_SHOWS = (
+    "trainer.progress",
+    "trainer.log_every_seconds",
+    "trainer.checkpoint_every",
+    "trainer.checkpoint_seconds",
+    "viz.",
+)
