@@ -360,15 +360,15 @@ def _comparable(run: Path) -> tuple[dict, dict, dict]:
             "runs (resume=RUN finishes an interrupted one)"
         )
     try:
-        config, written = flat_config(run / CONFIG), flat_config(run / CONFIG, resolve=False)
+        config, written = flat_configs(run / CONFIG)
     except (OSError, ValueError) as error:
         raise UserError(f"{where}: its {CONFIG} cannot be read ({error})") from None
     return row, config, written
 
 
-def flat_config(path: Path, resolve: bool = True) -> dict[str, str]:
-    """A run's config (as Hydra saved it), resolved where it can be (or as written), as dotted
-    keys."""
+def flat_configs(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """A run's config (as Hydra saved it), read once, as dotted keys: resolved where it can
+    be, and as written (where `dataset.seed` is still `${seed}`)."""
     from omegaconf import DictConfig, OmegaConf
 
     try:
@@ -377,10 +377,15 @@ def flat_config(path: Path, resolve: bool = True) -> dict[str, str]:
         raise ValueError(" ".join(str(error).split())[:160]) from None
     if not isinstance(config, DictConfig):
         raise ValueError("not a mapping")
+    written = OmegaConf.to_container(config, resolve=False)
     try:
-        plain = OmegaConf.to_container(config, resolve=resolve)
+        resolved = OmegaConf.to_container(config, resolve=True)
     except Exception:  # an interpolation of Hydra's own (${hydra:...}): kept as written
-        plain = OmegaConf.to_container(config, resolve=False)
+        resolved = written
+    return _flat(resolved), _flat(written)
+
+
+def _flat(plain: dict) -> dict[str, str]:
     flat: dict[str, str] = {}
 
     def walk(node, prefix):
